@@ -1,0 +1,90 @@
+"""Deployment settings, read from AIRLOCK_* environment variables.
+
+The deployment target (local, Astro, MWAA) is chosen here, by the environment, never by editing a
+DAG. Settings are read from the environment only (no Airflow Variables) so that DAG parsing never
+touches the metadata database or the network.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from airlock.errors import ConfigError
+from airlock.tenants import parse_duration
+
+ExecutionTarget = Literal["local", "kubernetes", "aws_ecs"]
+_TARGETS: tuple[ExecutionTarget, ...] = ("local", "kubernetes", "aws_ecs")
+
+
+def project_home() -> Path:
+    """The project root: AIRLOCK_HOME, else the folder that holds include/ (or dags/ on MWAA)."""
+    if home := os.environ.get("AIRLOCK_HOME"):
+        return Path(home)
+    here = Path(__file__).resolve().parent  # .../include/airlock or .../dags/airlock (MWAA)
+    return here.parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    home: Path
+    tenants_dir: Path
+    dataflows_dir: Path
+    landing_url: str
+    raw_url: str
+    quarantine_url: str
+    warehouse_dir: Path
+    aws_conn_id: str = "aws_default"
+    queue_url_template: str | None = None
+    watcher_waiter_delay: int = 1
+    reconcile_interval: timedelta = timedelta(seconds=30)
+    snapshot_grace: timedelta = timedelta(minutes=5)
+    execution_target: ExecutionTarget = "local"
+    statsd_address: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def queue_url(self, tenant_id: str) -> str | None:
+        """The tenant's landing-notification queue, or None where the landing zone is a folder."""
+        return self.queue_url_template.format(tenant=tenant_id) if self.queue_url_template else None
+
+
+def _path(environ: os._Environ[str] | dict[str, str], name: str, default: Path) -> Path:
+    return Path(environ[name]) if environ.get(name) else default
+
+
+def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+    """Build Settings from the environment; raise ConfigError naming the variable and the fix."""
+    environ = os.environ if environ is None else environ
+    home = project_home() if environ is os.environ else Path(environ.get("AIRLOCK_HOME") or project_home())
+    var = _path(environ, "AIRLOCK_DATA_DIR", home / "var")
+    target = environ.get("AIRLOCK_EXECUTION_TARGET", "local")
+    if target not in _TARGETS:
+        raise ConfigError(f"AIRLOCK_EXECUTION_TARGET={target!r}: use one of {', '.join(_TARGETS)}.")
+    template = environ.get("AIRLOCK_QUEUE_URL_TEMPLATE") or None
+    if template and "{tenant}" not in template:
+        raise ConfigError("AIRLOCK_QUEUE_URL_TEMPLATE must contain '{tenant}', e.g. "
+                          "https://sqs.eu-west-1.amazonaws.com/123456789012/airlock-prod-{tenant}-landing")
+    try:
+        return Settings(
+            env=environ.get("AIRLOCK_ENV", "local"),
+            home=home,
+            tenants_dir=_path(environ, "AIRLOCK_TENANTS_DIR", home / "include" / "tenants"),
+            dataflows_dir=_path(environ, "AIRLOCK_DATAFLOWS_DIR", home / "include" / "dataflows"),
+            landing_url=environ.get("AIRLOCK_LANDING_URL") or str(var / "landing"),
+            raw_url=environ.get("AIRLOCK_RAW_URL") or str(var / "raw"),
+            quarantine_url=environ.get("AIRLOCK_QUARANTINE_URL") or str(var / "quarantine"),
+            warehouse_dir=_path(environ, "AIRLOCK_WAREHOUSE_DIR", var / "warehouse"),
+            aws_conn_id=environ.get("AIRLOCK_AWS_CONN_ID", "aws_default"),
+            queue_url_template=template,
+            watcher_waiter_delay=int(environ.get("AIRLOCK_WATCHER_WAITER_DELAY", "1")),
+            reconcile_interval=parse_duration(environ.get("AIRLOCK_RECONCILE_INTERVAL", "30s")),
+            snapshot_grace=parse_duration(environ.get("AIRLOCK_SNAPSHOT_GRACE", "5m")),
+            execution_target=target,  # type: ignore[arg-type]
+            statsd_address=environ.get("AIRLOCK_STATSD_ADDRESS") or None,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"invalid AIRLOCK_* setting: {exc}") from None
