@@ -66,8 +66,10 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         raise ConfigError(f"AIRLOCK_EXECUTION_TARGET={target!r}: use one of {', '.join(_TARGETS)}.")
     template = environ.get("AIRLOCK_QUEUE_URL_TEMPLATE") or None
     if template and "{tenant}" not in template:
-        raise ConfigError("AIRLOCK_QUEUE_URL_TEMPLATE must contain '{tenant}', e.g. "
-                          "https://sqs.eu-west-1.amazonaws.com/123456789012/airlock-prod-{tenant}-landing")
+        raise ConfigError(
+            "AIRLOCK_QUEUE_URL_TEMPLATE must contain '{tenant}', e.g. "
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/airlock-prod-{tenant}-landing"
+        )
     try:
         return Settings(
             env=environ.get("AIRLOCK_ENV", "local"),

@@ -26,6 +26,11 @@ IDENTIFIER = r"^[a-z][a-z0-9_]{1,31}$"
 BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 """Batch ids end up in partition keys (`tenant|batch`), paths and SQL literals: keep them boring."""
 
+COLUMN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+"""Column names become SQL identifiers in the warehouse: no quoting games."""
+
+Column = Annotated[str, Field(pattern=COLUMN)]
+
 DEFAULT_KEY_PATTERN = r"^(?P<batch_id>[^/]+)/(?P<file>[^/]+)$"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -56,7 +61,7 @@ class _Strict(BaseModel):
 class TableSpec(_Strict):
     """A table a dataflow's dbt models read: the canonical columns every tenant must deliver."""
 
-    columns: list[str] = Field(min_length=1)
+    columns: list[Column] = Field(min_length=1)
 
 
 class Dataflow(_Strict):
@@ -83,7 +88,7 @@ class FileContract(_Strict):
     pattern: str = Field(min_length=1, description="fnmatch glob on the file name")
     format: FileFormat
     required: bool = True
-    columns: list[str] | None = Field(default=None, min_length=1)
+    columns: list[Column] | None = Field(default=None, min_length=1)
     max_bytes: ByteSize = ByteSize(100_000_000)
 
     @field_validator("pattern")
@@ -194,7 +199,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path}: not valid YAML ({exc}). Fix: check indentation and quoting.") from None
     if not isinstance(data, dict):
-        raise RegistryError(f"{path}: expected a mapping at the top level. Fix: see include/tenants/acme.yaml.")
+        raise RegistryError(
+            f"{path}: expected a mapping at the top level. Fix: see include/tenants/acme.yaml."
+        )
     return data
 
 
@@ -208,22 +215,30 @@ def _load_model(path: Path, model: type[BaseModel]) -> Any:
 def _cross_check(path: Path, tenant: Tenant, dataflows: dict[str, Dataflow]) -> list[str]:
     problems = []
     if tenant.tenant_id != path.stem:
-        problems.append(f"tenant_id: {tenant.tenant_id!r} differs from the file name. Fix: rename the file "
-                        f"to {tenant.tenant_id}.yaml or correct tenant_id.")
+        problems.append(
+            f"tenant_id: {tenant.tenant_id!r} differs from the file name. Fix: rename the file "
+            f"to {tenant.tenant_id}.yaml or correct tenant_id."
+        )
     for name, contract in tenant.dataflows.items():
         flow = dataflows.get(name)
         if flow is None:
-            problems.append(f"dataflows.{name}: no such dataflow. Fix: use one of {sorted(dataflows)} or add "
-                            f"include/dataflows/{name}.yaml.")
+            problems.append(
+                f"dataflows.{name}: no such dataflow. Fix: use one of {sorted(dataflows)} or add "
+                f"include/dataflows/{name}.yaml."
+            )
             continue
         for i, file in enumerate(contract.files):
             spec = flow.tables.get(file.table)
             if spec is None:
-                problems.append(f"dataflows.{name}.files[{i}].table: {file.table!r} is not a table of {name}. "
-                                f"Fix: use one of {sorted(flow.tables)}.")
+                problems.append(
+                    f"dataflows.{name}.files[{i}].table: {file.table!r} is not a table of {name}. "
+                    f"Fix: use one of {sorted(flow.tables)}."
+                )
             elif file.columns is not None and (gone := [c for c in spec.columns if c not in file.columns]):
-                problems.append(f"dataflows.{name}.files[{i}].columns: lacks {gone}, which {name}'s models "
-                                "need. Fix: add them, or drop `columns` to use the dataflow's list.")
+                problems.append(
+                    f"dataflows.{name}.files[{i}].columns: lacks {gone}, which {name}'s models "
+                    "need. Fix: add them, or drop `columns` to use the dataflow's list."
+                )
     return problems
 
 
@@ -242,8 +257,10 @@ def load_dataflows(dataflows_dir: Path) -> dict[str, Dataflow]:
     for path in sorted(dataflows_dir.glob("*.yaml")):
         flow: Dataflow = _load_model(path, Dataflow)
         if flow.dataflow != path.stem:
-            raise RegistryError(f"{path}: dataflow: {flow.dataflow!r} differs from the file name. "
-                                f"Fix: rename the file to {flow.dataflow}.yaml.")
+            raise RegistryError(
+                f"{path}: dataflow: {flow.dataflow!r} differs from the file name. "
+                f"Fix: rename the file to {flow.dataflow}.yaml."
+            )
         flows[flow.dataflow] = flow
     return flows
 

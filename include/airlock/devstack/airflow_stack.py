@@ -1,0 +1,221 @@
+"""Real Airflow 3 components (api-server, scheduler, dag-processor, triggerer) run from the venv.
+
+Each component is its own supervised process, as in a deployment, so a test sees the same
+behaviour (asset watchers in the triggerer, runs created by the scheduler) and one component's
+log is one file. The settings favour event latency on a 2-core laptop over throughput.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from airlock.devstack.airflow_api import AirflowApi, AirflowApiError
+from airlock.devstack.local_aws import free_port, port_in_use
+from airlock.devstack.processes import ProcessError, Supervisor, python, tail
+from airlock.settings import project_home
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+
+
+class ImportErrorsFound(ProcessError):
+    """The DAG processor reported import errors; the message carries each file's traceback."""
+
+
+def _secrets(state_dir: Path) -> dict[str, str]:
+    """Per-stack secrets, kept across restarts: every component must sign and verify the same JWTs."""
+    path = state_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    from cryptography.fernet import Fernet
+
+    values = {
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+    }
+    path.write_text(json.dumps(values), encoding="utf-8")
+    path.chmod(0o600)
+    return values
+
+
+def airflow_environment(
+    state_dir: Path,
+    port: int,
+    *,
+    dags_folder: Path | None = None,
+    database_url: str | None = None,
+) -> dict[str, str]:
+    """The AIRFLOW__* settings of a local stack (config names from Airflow 3.3's config.yml)."""
+    home = project_home()
+    airflow_home = state_dir / "airflow"
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or home / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",  # 2 cores: more workers only add memory and contention
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # Watchers are registered only for unpaused DAGs; paused-at-creation would also need a re-parse.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # REST API and UI without a login
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "5",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url or f"sqlite:///{airflow_home / 'airflow.db'}",
+        "AIRFLOW__API__HOST": "127.0.0.1",  # a laptop stack with no auth must not listen on the LAN
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
+        "AIRFLOW__API__WORKERS": "1",
+        # Two stacks (dev + e2e) side by side must not fight over the log-server ports.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        # New or edited DAG files show up within seconds; one parser process on 2 cores.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "300",
+        # Asset events become runs on the next scheduler loop: keep the idle sleep short.
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
+        "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+    }
+    env.update(_secrets(state_dir))
+    return env
+
+
+class AirflowStack:
+    """Migrates the metadata database and runs the four Airflow components under a Supervisor."""
+
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        state_dir: Path,
+        *,
+        port: int = 8080,
+        env: Mapping[str, str] | None = None,
+        dags_folder: Path | None = None,
+        database_url: str | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.supervisor = supervisor
+        self.state_dir = Path(state_dir)
+        self.port = port
+        self.url = f"http://localhost:{port}"
+        self.airflow_env = airflow_environment(
+            self.state_dir, port, dags_folder=dags_folder, database_url=database_url
+        )
+        self.env = self._process_env(env or {})
+        self.api = AirflowApi(f"http://127.0.0.1:{port}")  # what we bind: skips a ::1 attempt
+        self._log = log
+
+    def _process_env(self, extra: Mapping[str, str]) -> dict[str, str]:
+        """The caller's environment, minus its AIRFLOW__*, plus ours, plus the stack's AIRLOCK_*."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
+        home = project_home()
+        include = str(home / "include")
+        pythonpath = os.pathsep.join(p for p in (include, base.get("PYTHONPATH", "")) if p)
+        return {
+            **base,
+            "AIRLOCK_HOME": str(home),
+            "PYTHONPATH": pythonpath,
+            "PYTHONUNBUFFERED": "1",
+            **self.airflow_env,
+            **extra,
+        }
+
+    def migrate(self) -> float:
+        """`airflow db migrate` (idempotent, ~4 s on SQLite); returns the seconds it took."""
+        started = time.monotonic()
+        log_path = self.supervisor.log_dir / "db-migrate.log"
+        self.supervisor.log_dir.mkdir(parents=True, exist_ok=True)
+        self._log("[devstack] airflow db migrate ...")
+        with log_path.open("ab") as out:
+            code = subprocess.call(
+                [python(), "-m", "airflow", "db", "migrate"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=300,
+            )
+        if code != 0:
+            raise ProcessError(f"airflow db migrate failed (exit {code}):\n{tail(log_path)}")
+        return time.monotonic() - started
+
+    def start(self) -> None:
+        """Start the four components (the API server first: the others' tasks talk to it)."""
+        if port_in_use(self.port):
+            raise ProcessError(
+                f"port {self.port} is in use (another Airflow?). Stop it, or choose another with --port."
+            )
+        for component in COMPONENTS:
+            argv = [python(), "-m", "airflow", component]
+            if component == "api-server":
+                argv += ["--port", str(self.port), "--host", "127.0.0.1"]
+            self.supervisor.start(component, argv, env=self.env)
+
+    def wait_healthy(self, timeout: float = 180.0) -> float:
+        """Poll /monitor/health until every component reports healthy; print progress; return seconds."""
+        started = time.monotonic()
+        last_note = 0.0
+        status: dict[str, str] = {}
+        while (elapsed := time.monotonic() - started) < timeout:
+            self.supervisor.check_alive()
+            try:
+                health = self.api.health()
+                status = {key: (health.get(key) or {}).get("status") or "unknown" for key in HEALTH_KEYS}
+            except AirflowApiError:
+                status = {"api-server": "starting"}
+            if status and all(value == "healthy" for value in status.values()) and len(status) == 4:
+                self._log(f"[devstack] Airflow healthy after {elapsed:.1f}s")
+                return elapsed
+            if elapsed - last_note >= 3:
+                parts = ", ".join(f"{k}={v}" for k, v in status.items())
+                self._log(f"[devstack]   waiting for Airflow ({elapsed:.0f}s): {parts}")
+                last_note = elapsed
+            time.sleep(0.5)
+        raise ProcessError(
+            f"Airflow not healthy within {timeout:.0f}s ({status}); logs in {self.supervisor.log_dir}"
+        )
+
+    def check_import_errors(self, files: Iterable[str] | None = None) -> None:
+        """Raise ImportErrorsFound with each failing file's traceback (only `files`, if given)."""
+        errors = self.api.import_errors()
+        wanted = set(files) if files is not None else None
+        errors = [e for e in errors if wanted is None or Path(e["filename"]).name in wanted]
+        if errors:
+            text = "\n\n".join(f"{e['filename']}:\n{e.get('stack_trace', '')}" for e in errors)
+            raise ImportErrorsFound(f"{len(errors)} DAG file(s) failed to import:\n{text}")
+
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 120.0) -> float:
+        """Wait until the DAG processor has stored every DAG; fail at once on an import error."""
+        started = time.monotonic()
+        missing = sorted(set(dag_ids))
+        last_note = 0.0
+        while (elapsed := time.monotonic() - started) < timeout:
+            self.supervisor.check_alive()
+            self.check_import_errors()
+            missing = [dag_id for dag_id in missing if self.api.dag(dag_id) is None]
+            if not missing:
+                return elapsed
+            if elapsed - last_note >= 3:
+                self._log(f"[devstack]   waiting for DAGs ({elapsed:.0f}s): {', '.join(missing)}")
+                last_note = elapsed
+            time.sleep(0.5)
+        raise ProcessError(
+            f"DAGs {missing} not parsed within {timeout:.0f}s. Is the DAGs folder right "
+            f"({self.airflow_env['AIRFLOW__CORE__DAGS_FOLDER']})? See "
+            f"{self.supervisor.log_dir / 'dag-processor.log'}"
+        )
+
+    def status(self) -> dict[str, Any]:
+        return self.api.health()

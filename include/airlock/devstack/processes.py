@@ -1,0 +1,431 @@
+"""Supervision of the local stack's long-running processes: start, record, stop without orphans.
+
+Airflow's components fork workers and task processes that outlive a naive kill (LocalExecutor
+workers ignore SIGTERM, task processes move to their own process group), so every process is
+started in its own session and stopped by session: SIGINT, then SIGTERM, then SIGKILL, to every
+process group in the session, and psutil then proves that nothing survived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+import psutil
+
+from airlock.errors import AirlockError
+
+PIDFILE = "pids.json"
+"""Written under the state dir at every start, so that a crashed run's processes can be reaped."""
+
+ESCALATION: tuple[tuple[signal.Signals, float], ...] = (
+    (signal.SIGINT, 10.0),  # Airflow components shut down cleanly (and stop their workers) on SIGINT
+    (signal.SIGTERM, 5.0),
+    (signal.SIGKILL, 5.0),
+)
+
+
+class ProcessError(AirlockError):
+    """A supervised process failed to start, died early, or could not be stopped."""
+
+
+class StopRequested(BaseException):
+    """Raised in the main thread when the parent gets SIGTERM, so context managers unwind and stop."""
+
+
+@dataclass
+class Managed:
+    """One supervised process: the root of its own session."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    argv: list[str]
+    create_time: float
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+@dataclass
+class StopReport:
+    """What `stop()` did, for the user and for tests: who got which signal, how long it took."""
+
+    stopped: dict[str, int] = field(default_factory=dict)  # name -> number of processes in its session
+    signals: dict[str, str] = field(default_factory=dict)  # name -> last signal needed (SIGINT/…)
+    survivors: list[str] = field(default_factory=list)  # "pid name" of anything still alive: must be empty
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        parts = [f"{name} ({n} proc, {self.signals.get(name, '-')})" for name, n in self.stopped.items()]
+        return f"stopped {', '.join(parts) or 'nothing'} in {self.seconds:.1f}s"
+
+
+def _session_members(sid: int) -> list[psutil.Process]:
+    """Every live process whose session id is `sid` (what start_new_session made of our child)."""
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == sid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc)
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return members
+
+
+def _tree(root_pid: int, root_create_time: float | None) -> list[psutil.Process]:
+    """The root (if it is still the process we started), its descendants and its session members."""
+    found: dict[int, psutil.Process] = {}
+    try:
+        root = psutil.Process(root_pid)
+        if root_create_time is None or abs(root.create_time() - root_create_time) < 0.01:
+            found[root.pid] = root
+            for child in root.children(recursive=True):
+                found[child.pid] = child
+    except psutil.Error:
+        pass
+    for member in _session_members(root_pid):
+        # Linux does not reuse a PID that is still some session's id, but guard anyway: a member
+        # started before our root cannot be of its session.
+        try:
+            if root_create_time is not None and member.create_time() < root_create_time - 0.01:
+                continue
+        except psutil.Error:
+            continue
+        found.setdefault(member.pid, member)
+    return list(found.values())
+
+
+def _alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+        except psutil.Error:
+            continue
+    return alive
+
+
+def _signal_all(procs: Iterable[psutil.Process], sig: signal.Signals) -> None:
+    """Signal each process group once (killpg), and any process outside those groups directly."""
+    groups: set[int] = set()
+    for proc in procs:
+        try:
+            pgid = os.getpgid(proc.pid)
+        except (ProcessLookupError, PermissionError):
+            continue
+        if pgid == os.getpgrp():  # never signal our own group (a child that joined it: signal it alone)
+            _kill(proc.pid, sig)
+        elif pgid not in groups:
+            groups.add(pgid)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+        _kill(proc.pid, sig)  # cheap, and covers a process that changed group meanwhile
+
+
+def _kill(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def _reap_zombies(children: Iterable[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        with contextlib.suppress(OSError):
+            child.poll()
+
+
+def terminate_trees(
+    trees: Mapping[str, list[psutil.Process]],
+    *,
+    escalation: Sequence[tuple[signal.Signals, float]] = ESCALATION,
+    popens: Sequence[subprocess.Popen[bytes]] = (),
+    log: Any = None,
+) -> StopReport:
+    """Escalate SIGINT → SIGTERM → SIGKILL on every tree at once until none of their processes lives.
+
+    All trees get each signal together (shutdown time is the slowest component's, not the sum),
+    and a tree only gets the next signal if something of it is still alive after the wait.
+    """
+    started = time.monotonic()
+    report = StopReport(stopped={name: len(procs) for name, procs in trees.items()})
+    pending = {name: procs for name, procs in trees.items() if procs}
+    for sig, wait in escalation:
+        if not pending:
+            break
+        for name, procs in pending.items():
+            _signal_all(_alive(procs), sig)
+            report.signals[name] = sig.name
+        deadline = time.monotonic() + wait
+        while pending and time.monotonic() < deadline:
+            _reap_zombies(popens)
+            pending = {name: alive for name, procs in pending.items() if (alive := _alive(procs))}
+            if pending:
+                time.sleep(0.1)
+        if pending and log:
+            log(f"  still running after {sig.name}: {', '.join(sorted(pending))}")
+    _reap_zombies(popens)
+    for procs in trees.values():
+        for proc in _alive(procs):
+            report.survivors.append(f"{proc.pid} {_name(proc)}")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _name(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline()[:4]) or proc.name()
+    except psutil.Error:
+        return "?"
+
+
+class Supervisor:
+    """Starts named processes, each in its own session, and stops all of them with no orphans.
+
+    Use as a context manager: leaving the block (normally, by exception, by Ctrl-C, or by SIGTERM
+    to this process) stops everything. Each start is recorded in `<state_dir>/pids.json` so that
+    `reap_stale(state_dir)` can clean up after a parent that was SIGKILLed.
+    """
+
+    def __init__(self, state_dir: Path, *, log: Any = print) -> None:
+        self.state_dir = Path(state_dir)
+        self.log_dir = self.state_dir / "logs"
+        self.processes: list[Managed] = []
+        self._log = log or (lambda _msg: None)
+        self._previous_handlers: dict[int, Any] = {}
+        self._stopped = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def __enter__(self) -> Supervisor:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._install_signal_handlers()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            report = self.stop()
+            if report.stopped:
+                self._log(f"[devstack] {report.summary()}")
+            if report.survivors:
+                self._log(f"[devstack] WARNING: survivors: {report.survivors}")
+        finally:
+            self._restore_signal_handlers()
+
+    def _install_signal_handlers(self) -> None:
+        """Turn SIGTERM into an exception, so `with` blocks unwind and stop the stack.
+
+        SIGINT already raises KeyboardInterrupt. Children run in their own sessions, so Ctrl-C in
+        the terminal reaches only us, and we stop them in order instead of all dying at once.
+        """
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_term(signum: int, _frame: FrameType | None) -> None:
+            raise StopRequested(f"received {signal.Signals(signum).name}")
+
+        for sig, handler in ((signal.SIGTERM, on_term), (signal.SIGHUP, on_term)):
+            self._previous_handlers[sig] = signal.signal(sig, handler)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # e.g. started with nohup/&: honour Ctrl-C
+            self._previous_handlers[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def _restore_signal_handlers(self) -> None:
+        for sig, handler in self._previous_handlers.items():
+            signal.signal(sig, handler)
+        self._previous_handlers.clear()
+
+    # -- starting ----------------------------------------------------------------------------------
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Managed:
+        """Start `argv` in its own session; stdout and stderr go to `<state_dir>/logs/<name>.log`."""
+        if any(p.name == name for p in self.processes):
+            raise ProcessError(f"a process named {name!r} is already running under this supervisor")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
+        with log_path.open("ab") as out:
+            try:
+                popen = subprocess.Popen(
+                    list(argv),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=dict(env) if env is not None else None,
+                    cwd=cwd,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise ProcessError(f"cannot start {name} ({argv[0]}): {exc}") from None
+        try:
+            create_time = psutil.Process(popen.pid).create_time()
+        except psutil.Error:
+            create_time = time.time()
+        managed = Managed(name, popen, log_path, list(argv), create_time)
+        self.processes.append(managed)
+        self._write_pidfile()
+        return managed
+
+    def check_alive(self) -> None:
+        """Raise ProcessError naming any process that already exited, with the tail of its log."""
+        for proc in self.processes:
+            code = proc.popen.poll()
+            if code is not None:
+                raise ProcessError(
+                    f"{proc.name} exited with code {code}; "
+                    f"last lines of {proc.log_path}:\n{tail(proc.log_path)}"
+                )
+
+    def _write_pidfile(self) -> None:
+        record = {
+            "parent": {"pid": os.getpid(), "create_time": psutil.Process().create_time()},
+            "processes": [
+                {
+                    "name": p.name,
+                    "pid": p.pid,
+                    "create_time": p.create_time,
+                    "argv": p.argv,
+                    "log": str(p.log_path),
+                }
+                for p in self.processes
+            ],
+        }
+        tmp = self.state_dir / f".{PIDFILE}.tmp"
+        tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        tmp.replace(self.state_dir / PIDFILE)
+
+    # -- stopping ----------------------------------------------------------------------------------
+    def all_processes(self) -> list[psutil.Process]:
+        """Every live process of the stack: the roots, their descendants and their sessions."""
+        return [proc for managed in self.processes for proc in _tree(managed.pid, managed.create_time)]
+
+    def stop(self, *, escalation: Sequence[tuple[signal.Signals, float]] = ESCALATION) -> StopReport:
+        """Stop every process (all at once, escalating per tree) and verify none survived. Idempotent."""
+        if self._stopped or not self.processes:
+            self._stopped = True
+            return StopReport()
+        with _no_interrupts(self._log):
+            return self._stop(escalation)
+
+    def _stop(self, escalation: Sequence[tuple[signal.Signals, float]]) -> StopReport:
+        # Snapshot first: once a root dies its orphans reparent to init and are only found by session.
+        trees = {m.name: _tree(m.pid, m.create_time) for m in self.processes}
+        report = terminate_trees(
+            trees, escalation=escalation, popens=[m.popen for m in self.processes], log=self._log
+        )
+        # A second look by session catches anything forked while we were signalling.
+        late = {m.name: _alive(_session_members(m.pid)) for m in self.processes}
+        if any(late.values()):
+            extra = terminate_trees(late, escalation=escalation, log=self._log)
+            report.survivors = extra.survivors
+        self._stopped = True
+        if not report.survivors:
+            (self.state_dir / PIDFILE).unlink(missing_ok=True)
+        return report
+
+
+@contextlib.contextmanager
+def _no_interrupts(log: Any) -> Iterator[None]:
+    """Keep a second Ctrl-C (or SIGTERM) from abandoning a half-done stop, which would leave orphans."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def patience(_signum: int, _frame: FrameType | None) -> None:
+        log("[devstack] stopping, please wait (escalates to SIGKILL within ~20 s)")
+
+    previous = {sig: signal.signal(sig, patience) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log file: error messages quote it so the user needn't go looking."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def reap_stale(state_dir: Path, *, log: Any = print) -> StopReport:
+    """Stop the processes a previous run recorded in `<state_dir>/pids.json` and remove the file.
+
+    Run before starting a stack in the same state dir: a parent killed with SIGKILL cannot stop its
+    children, and they would hold the ports and the SQLite database. A PID is only trusted if the
+    process still has the recorded start time (PIDs are reused). Raises ProcessError if the recorded
+    parent is still alive: then a stack is running there now, and it is not ours to kill.
+    """
+    pidfile = Path(state_dir) / PIDFILE
+    try:
+        record = json.loads(pidfile.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return StopReport()
+    except (OSError, ValueError):
+        pidfile.unlink(missing_ok=True)
+        return StopReport()
+    parent = record.get("parent", {})
+    if parent.get("pid") not in (None, os.getpid()) and _same_process(
+        parent["pid"], parent.get("create_time")
+    ):
+        raise ProcessError(
+            f"a stack is already running from {state_dir} (parent pid {parent['pid']}). "
+            "Stop it with Ctrl-C, or use another state dir."
+        )
+    trees = {p["name"]: _tree(p["pid"], p.get("create_time")) for p in record.get("processes", [])}
+    trees = {name: procs for name, procs in trees.items() if procs}
+    report = StopReport()
+    if trees:
+        log(f"[devstack] reaping processes left by a previous run: {', '.join(trees)}")
+        report = terminate_trees(trees, log=log)
+    if not report.survivors:
+        pidfile.unlink(missing_ok=True)
+    return report
+
+
+def _same_process(pid: int, create_time: float | None) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        return create_time is None or abs(proc.create_time() - create_time) < 0.01
+    except psutil.Error:
+        return False
+
+
+def stack_rss(procs: Iterable[psutil.Process]) -> int:
+    """Resident memory of the given processes, in bytes (shared pages counted once per process)."""
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def python() -> str:
+    """The interpreter that runs the stack: the venv's, so Airflow and moto come from it."""
+    return sys.executable

@@ -1,0 +1,176 @@
+"""LocalStack: moto + landing-zone wiring + Airflow, as one context manager.
+
+`airlock dev`, the demo and the end-to-end tests all start the stack through this class, so the
+stack a developer clicks through is the one the tests prove.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import psutil
+
+from airlock.devstack.airflow_api import AirflowApi
+from airlock.devstack.airflow_stack import AirflowStack
+from airlock.devstack.local_aws import client, start_moto, wire_landing_zone
+from airlock.devstack.processes import StopReport, Supervisor, reap_stale, stack_rss
+
+Landing = Literal["s3", "folder"]
+
+
+class LocalStack:
+    """Everything airlock needs on a laptop, started in order and stopped with no orphans.
+
+    ``with LocalStack(state_dir, ["acme", "globex"], port=8080) as stack:`` starts moto (unless
+    ``landing="folder"``), creates the landing zone, migrates and starts Airflow, and returns once
+    every component is healthy and `wait_dags` are parsed without import errors. Leaving the block
+    (also by exception, Ctrl-C or SIGTERM) stops everything; `stop_report` then says what stopped.
+
+    Attributes after entry:
+        env: the AIRLOCK_* / AWS_* / AIRFLOW_CONN_* environment the DAGs run with (and the caller
+            can use for its own boto3 or airlock calls);
+        api: AirflowApi on the REST API; url: the UI;
+        s3, sqs: boto3 clients on the local endpoint (None with a folder landing zone);
+        endpoint_url: the local AWS endpoint (None with a folder landing zone);
+        timings: seconds per startup phase (moto, wiring, migrate, healthy, dags, total).
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        tenant_ids: Iterable[str],
+        *,
+        port: int = 8080,
+        extra_env: Mapping[str, str] | None = None,
+        landing: Landing = "s3",
+        env_name: str = "local",
+        dags_folder: Path | str | None = None,
+        database_url: str | None = None,
+        wait_dags: Iterable[str] = (),
+        healthy_timeout: float = 180.0,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        if landing not in ("s3", "folder"):
+            raise ValueError(f"landing={landing!r}: use 's3' (moto) or 'folder'")
+        self.state_dir = Path(state_dir).resolve()
+        self.tenant_ids = sorted(set(tenant_ids))
+        self.port = port
+        self.extra_env = dict(extra_env or {})
+        self.landing = landing
+        self.env_name = env_name
+        self.dags_folder = Path(dags_folder).resolve() if dags_folder else None
+        self.database_url = database_url
+        self.wait_dags = list(wait_dags)
+        self.healthy_timeout = healthy_timeout
+        self._log = log
+
+        self.supervisor = Supervisor(self.state_dir, log=log)
+        self.env: dict[str, str] = {}
+        self.endpoint_url: str | None = None
+        self.s3: Any = None
+        self.sqs: Any = None
+        self.airflow: AirflowStack | None = None
+        self.timings: dict[str, float] = {}
+        self.stop_report: StopReport | None = None
+
+    # -- public API ---------------------------------------------------------------------------------
+    @property
+    def api(self) -> AirflowApi:
+        if self.airflow is None:
+            raise RuntimeError("the stack is not started: use `with LocalStack(...) as stack:`")
+        return self.airflow.api
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def processes(self) -> list[psutil.Process]:
+        """Every live process of the stack (roots, workers, task processes)."""
+        return self.supervisor.all_processes()
+
+    def rss_bytes(self) -> int:
+        return stack_rss(self.processes())
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        reap_stale(self.state_dir, log=self._log)
+        self.supervisor.__enter__()
+        try:
+            self._start()
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        try:
+            if self.airflow is not None:
+                self.airflow.api.close()
+            self.stop_report = self.supervisor.stop()
+            if self.stop_report.stopped:
+                self._log(f"[devstack] {self.stop_report.summary()}")
+            if self.stop_report.survivors:
+                self._log(f"[devstack] WARNING: could not stop {self.stop_report.survivors}")
+        finally:
+            self.supervisor.__exit__(None, None, None)
+
+    def _phase(self, name: str, started: float) -> float:
+        now = time.monotonic()
+        self.timings[name] = round(now - started, 2)
+        return now
+
+    def _start(self) -> None:
+        t0 = t = time.monotonic()
+        if self.landing == "s3":
+            self._log("[devstack] starting the local AWS endpoint (moto) ...")
+            self.endpoint_url = start_moto(self.supervisor)
+            t = self._phase("moto", t)
+            self.env = wire_landing_zone(self.endpoint_url, self.env_name, self.tenant_ids)
+            self.s3 = client("s3", self.endpoint_url)
+            self.sqs = client("sqs", self.endpoint_url)
+            t = self._phase("wiring", t)
+            self._log(f"[devstack] landing zone wired for {len(self.tenant_ids)} tenant(s)")
+        else:
+            self.env = self._folder_env()
+        self.env.update(self.extra_env)
+
+        self.airflow = AirflowStack(
+            self.supervisor,
+            self.state_dir,
+            port=self.port,
+            env=self.env,
+            dags_folder=self.dags_folder,
+            database_url=self.database_url,
+            log=self._log,
+        )
+        self.airflow.migrate()
+        t = self._phase("migrate", t)
+        self.airflow.start()
+        self.airflow.wait_healthy(self.healthy_timeout)
+        t = self._phase("healthy", t)
+        self.airflow.check_import_errors()
+        if self.wait_dags:
+            self.airflow.wait_for_dags(self.wait_dags)
+            t = self._phase("dags", t)
+        self.timings["total"] = round(time.monotonic() - t0, 2)
+
+    def _folder_env(self) -> dict[str, str]:
+        """A landing zone of plain folders under the state dir: no endpoint, no queues, no watchers."""
+        roots = {name: self.state_dir / name for name in ("landing", "raw", "quarantine")}
+        for path in roots.values():
+            path.mkdir(parents=True, exist_ok=True)
+        return {
+            "AIRLOCK_ENV": self.env_name,
+            "AIRLOCK_LANDING_URL": str(roots["landing"]),
+            "AIRLOCK_RAW_URL": str(roots["raw"]),
+            "AIRLOCK_QUARANTINE_URL": str(roots["quarantine"]),
+        }

@@ -1,0 +1,129 @@
+"""Immutable, timestamped snapshots of complete batches, made exactly once.
+
+Layout under the raw root (docs/contracts.md):
+    <tenant>/<dataflow>/<batch>/_SNAPSHOT.json           the claim: fixes snapshot_ts
+    <tenant>/<dataflow>/<batch>/<snapshot_ts>/<file>      the copies
+    <tenant>/<dataflow>/<batch>/<snapshot_ts>/_MANIFEST.json   the commit
+
+Idempotency uses conditional writes (S3 `If-None-Match: *`, an atomic link on disk), not a lock:
+the claim makes every concurrent snapshotter copy into the same folder, and only the writer
+whose create-only write of `_MANIFEST.json` succeeds reports `created=True` — and only that one
+emits the processing event. A repeat finds the manifest and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from airlock.landing import Arrival, BatchFiles, BatchRef
+from airlock.storage import Storage, read_json, write_json
+from airlock.validation import FileFacts
+
+SNAPSHOT_MARKER = "_SNAPSHOT.json"
+MANIFEST = "_MANIFEST.json"
+RUN_MARKER = "_RUN.json"
+DONE_MARKER = "_DONE.json"
+
+
+def snapshot_ts(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def marker_key(batch: BatchRef, name: str) -> str:
+    return f"{batch.raw_prefix}{name}"
+
+
+def manifest_key(batch: BatchRef, ts: str) -> str:
+    return f"{batch.raw_prefix}{ts}/{MANIFEST}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    batch: BatchRef
+    snapshot_ts: str
+    manifest: dict[str, Any]
+    created: bool
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.batch.raw_prefix}{self.snapshot_ts}/"
+
+
+def read_claim(raw: Storage, batch: BatchRef) -> dict[str, Any] | None:
+    return read_json(raw, marker_key(batch, SNAPSHOT_MARKER))
+
+
+def read_manifest(raw: Storage, batch: BatchRef) -> dict[str, Any] | None:
+    claim = read_claim(raw, batch)
+    return read_json(raw, manifest_key(batch, claim["snapshot_ts"])) if claim else None
+
+
+def _claim(raw: Storage, batch: BatchRef, now: datetime) -> dict[str, Any]:
+    claim = {
+        "tenant_id": batch.tenant_id,
+        "dataflow": batch.dataflow,
+        "batch_id": batch.batch_id,
+        "snapshot_ts": snapshot_ts(now),
+        "created_at": now.isoformat(),
+    }
+    if write_json(raw, marker_key(batch, SNAPSHOT_MARKER), claim, if_absent=True):
+        return claim
+    existing = read_claim(raw, batch)
+    assert existing is not None  # a create-only write failed because the claim exists
+    return existing
+
+
+def _file_entry(arrival: Arrival, facts: FileFacts, prefix: str) -> dict[str, Any]:
+    return {
+        "file": arrival.file,
+        "table": arrival.contract.table,
+        "format": arrival.contract.format.value,
+        "landing_key": arrival.key,
+        "key": f"{prefix}{arrival.file}",
+        "size": facts.size,
+        "sha256": facts.sha256,
+        "rows": facts.rows,
+        "last_modified": arrival.info.last_modified.isoformat(),
+    }
+
+
+def take_snapshot(
+    files: BatchFiles,
+    facts: dict[str, FileFacts],
+    landing: Storage,
+    raw: Storage,
+    *,
+    kms_key_id: str | None = None,
+    now: datetime | None = None,
+) -> Snapshot:
+    """Copy a complete, validated batch under the raw root; a repeat is a no-op."""
+    now = now or datetime.now(UTC)
+    batch = files.batch
+    claim = _claim(raw, batch, now)
+    ts = claim["snapshot_ts"]
+    existing = read_json(raw, manifest_key(batch, ts))
+    if existing is not None:
+        return Snapshot(batch, ts, existing, created=False)
+    prefix = f"{batch.raw_prefix}{ts}/"
+    entries = []
+    for arrival in sorted(files.arrivals, key=lambda a: a.key):
+        raw.copy_from(landing, arrival.key, f"{prefix}{arrival.file}", kms_key_id=kms_key_id)
+        entries.append(_file_entry(arrival, facts[arrival.key], prefix))
+    manifest = {
+        "tenant_id": batch.tenant_id,
+        "dataflow": batch.dataflow,
+        "batch_id": batch.batch_id,
+        "snapshot_ts": ts,
+        "created_at": now.isoformat(),
+        "first_arrival": files.first_arrival.isoformat() if files.first_arrival else None,
+        "last_arrival": files.last_arrival.isoformat() if files.last_arrival else None,
+        "files": entries,
+        "total_bytes": sum(e["size"] for e in entries),
+        "total_rows": sum(e["rows"] for e in entries),
+    }
+    if write_json(raw, manifest_key(batch, ts), manifest, if_absent=True):
+        return Snapshot(batch, ts, manifest, created=True)
+    winner = read_json(raw, manifest_key(batch, ts))
+    return Snapshot(batch, ts, winner or manifest, created=False)

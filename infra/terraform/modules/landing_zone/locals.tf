@@ -1,0 +1,32 @@
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+
+  bucket_names = {
+    landing     = "${var.name_prefix}-landing"
+    raw         = "${var.name_prefix}-raw"
+    quarantine  = "${var.name_prefix}-quarantine"
+    access_logs = "${var.name_prefix}-access-logs"
+  }
+
+  # Data buckets are SSE-KMS and log to the access-logs bucket; the access-logs bucket itself
+  # cannot be either (S3 server access logging only delivers to SSE-S3 targets, and a bucket
+  # logging into itself loops).
+  data_buckets = {
+    landing    = aws_s3_bucket.landing
+    raw        = aws_s3_bucket.raw
+    quarantine = aws_s3_bucket.quarantine
+  }
+  all_buckets = merge(local.data_buckets, { access_logs = aws_s3_bucket.access_logs })
+
+  deny_insecure_transport = {
+    for k, b in local.all_buckets : k => {
+      Sid       = "DenyInsecureTransport"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:*"
+      Resource  = [b.arn, "${b.arn}/*"]
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }
+  }
+}

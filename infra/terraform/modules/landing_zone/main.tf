@@ -1,0 +1,304 @@
+# ---------------------------------------------------------------------------------------------
+# Storage key: encrypts raw snapshots and quarantine (platform-written). Landing objects are
+# encrypted with each tenant's own key instead (enforced per prefix by the landing policy).
+# ---------------------------------------------------------------------------------------------
+resource "aws_kms_key" "storage" {
+  description             = "${var.name_prefix}: raw snapshots and quarantine (SSE-KMS)"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      # Delegates to IAM: the platform and processing roles get kms:* narrowly in their own
+      # policies (ViaService s3), which keeps this key policy free of per-role edits.
+      Sid       = "AccountAdministersViaIAM"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+      Action    = "kms:*"
+      Resource  = "*"
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_kms_alias" "storage" {
+  name          = "alias/${var.name_prefix}-storage"
+  target_key_id = aws_kms_key.storage.key_id
+}
+
+# ---------------------------------------------------------------------------------------------
+# Buckets
+# ---------------------------------------------------------------------------------------------
+resource "aws_s3_bucket" "landing" {
+  #checkov:skip=CKV_AWS_144:Landing data is transient (expires after landing_expiration_days) and re-sent by tenants; cross-region replication would copy tenant data out of its region.
+  bucket        = local.bucket_names.landing
+  force_destroy = var.force_destroy
+  tags          = merge(var.tags, { "airlock:role" = "landing" })
+}
+
+resource "aws_s3_bucket" "raw" {
+  #checkov:skip=CKV_AWS_144:Data residency: tenant snapshots stay in one region; durability comes from versioning + Object Lock, DR is an account-level decision outside this module.
+  bucket              = local.bucket_names.raw
+  force_destroy       = var.force_destroy
+  object_lock_enabled = true
+  tags                = merge(var.tags, { "airlock:role" = "raw" })
+}
+
+resource "aws_s3_bucket" "quarantine" {
+  #checkov:skip=CKV_AWS_144:Quarantined files are copies of rejected uploads kept for inspection only; replicating them adds cost and moves tenant data across regions.
+  bucket        = local.bucket_names.quarantine
+  force_destroy = var.force_destroy
+  tags          = merge(var.tags, { "airlock:role" = "quarantine" })
+}
+
+resource "aws_s3_bucket" "access_logs" {
+  #checkov:skip=CKV_AWS_144:Access logs stay in-region next to the buckets they describe; replication is an org-level log-archive decision.
+  #checkov:skip=CKV_AWS_18:This is the access-log target itself: logging it into itself would loop.
+  #checkov:skip=CKV_AWS_145:S3 server access logging only delivers to SSE-S3 encrypted targets, so this bucket uses AES256 by design.
+  bucket        = local.bucket_names.access_logs
+  force_destroy = var.force_destroy
+  tags          = merge(var.tags, { "airlock:role" = "access-logs" })
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  for_each = local.all_buckets
+  bucket   = each.value.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each                = local.all_buckets
+  bucket                  = each.value.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "this" {
+  for_each = local.all_buckets
+  bucket   = each.value.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "data" {
+  for_each = local.data_buckets
+  bucket   = each.value.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.storage.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_object_lock_configuration" "raw" {
+  bucket = aws_s3_bucket.raw.id
+  rule {
+    default_retention {
+      mode = "GOVERNANCE"
+      days = var.raw_retention_days
+    }
+  }
+  depends_on = [aws_s3_bucket_versioning.this]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle
+# ---------------------------------------------------------------------------------------------
+locals {
+  lifecycle = {
+    landing     = { expire_days = var.landing_expiration_days, transition_days = null }
+    raw         = { expire_days = null, transition_days = 90 }
+    quarantine  = { expire_days = var.quarantine_expiration_days, transition_days = null }
+    access_logs = { expire_days = var.access_log_retention_days, transition_days = 90 }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  for_each = local.all_buckets
+  bucket   = each.value.id
+
+  rule {
+    id     = "airlock-${each.key}"
+    status = "Enabled"
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+
+    dynamic "expiration" {
+      for_each = local.lifecycle[each.key].expire_days == null ? [] : [local.lifecycle[each.key].expire_days]
+      content {
+        days = expiration.value
+      }
+    }
+
+    dynamic "transition" {
+      for_each = local.lifecycle[each.key].transition_days == null ? [] : [local.lifecycle[each.key].transition_days]
+      content {
+        days          = transition.value
+        storage_class = "STANDARD_IA"
+      }
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_expiration_days
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.this]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Bucket policies: TLS only everywhere; SSE-KMS enforced on writes.
+# ---------------------------------------------------------------------------------------------
+resource "aws_s3_bucket_policy" "landing" {
+  bucket = aws_s3_bucket.landing.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        local.deny_insecure_transport.landing,
+        {
+          # A missing header counts as "not aws:kms" (negated operator on an absent key), so
+          # an unencrypted or SSE-S3 put is refused even though it would get a default key.
+          Sid       = "DenyNonKmsPut"
+          Effect    = "Deny"
+          Principal = "*"
+          Action    = "s3:PutObject"
+          Resource  = "${aws_s3_bucket.landing.arn}/*"
+          Condition = { StringNotEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" } }
+        },
+      ],
+      [
+        # Each prefix only accepts its tenant's key: that key is what the tenant's queue and
+        # crypto-shredding hang on, so another key under the prefix would break isolation.
+        for id, t in var.tenants : {
+          Sid       = "DenyForeignKey${replace(title(replace(id, "_", " ")), " ", "")}"
+          Effect    = "Deny"
+          Principal = "*"
+          Action    = "s3:PutObject"
+          Resource  = "${aws_s3_bucket.landing.arn}/${id}/*"
+          Condition = { StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = t.kms_key_arn } }
+        }
+      ]
+    )
+  })
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+resource "aws_s3_bucket_policy" "platform" {
+  for_each = { raw = aws_s3_bucket.raw, quarantine = aws_s3_bucket.quarantine }
+  bucket   = each.value.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      local.deny_insecure_transport[each.key],
+      {
+        # Platform writers may omit the header (bucket default = storage key) but may not ask
+        # for anything weaker than SSE-KMS.
+        Sid       = "DenyNonKmsPut"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:PutObject"
+        Resource  = "${each.value.arn}/*"
+        Condition = {
+          Null            = { "s3:x-amz-server-side-encryption" = "false" }
+          StringNotEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" }
+        }
+      },
+      {
+        Sid       = "DenyForeignKey"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:PutObject"
+        Resource  = "${each.value.arn}/*"
+        Condition = {
+          Null            = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = "false" }
+          StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = aws_kms_key.storage.arn }
+        }
+      },
+    ]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+resource "aws_s3_bucket_policy" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      local.deny_insecure_transport.access_logs,
+      {
+        Sid       = "S3ServerAccessLogsPolicy"
+        Effect    = "Allow"
+        Principal = { Service = "logging.s3.amazonaws.com" }
+        Action    = ["s3:PutObject"]
+        Resource  = "${aws_s3_bucket.access_logs.arn}/*"
+        Condition = {
+          ArnLike      = { "aws:SourceArn" = [for b in local.data_buckets : b.arn] }
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+        }
+      },
+    ]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+resource "aws_s3_bucket_logging" "data" {
+  for_each      = local.data_buckets
+  bucket        = each.value.id
+  target_bucket = aws_s3_bucket.access_logs.id
+  target_prefix = "${each.value.id}/"
+  depends_on    = [aws_s3_bucket_policy.access_logs]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Notifications: exactly one aws_s3_bucket_notification per bucket (a second one would silently
+# replace the first). Landing notifies each tenant's queue for its own prefix; the others feed
+# EventBridge for audit/ops rules.
+# ---------------------------------------------------------------------------------------------
+
+# Carries the queue-policy ids so the notification can depend on them explicitly: S3 validates
+# the destination when the notification is written and fails if the queue policy is missing.
+resource "terraform_data" "queue_policies" {
+  input = { for id, t in var.tenants : id => t.queue_policy_id }
+}
+
+resource "aws_s3_bucket_notification" "landing" {
+  bucket = aws_s3_bucket.landing.id
+
+  dynamic "queue" {
+    for_each = var.tenants
+    content {
+      id            = "${queue.key}-landing"
+      queue_arn     = queue.value.queue_arn
+      events        = ["s3:ObjectCreated:*"]
+      filter_prefix = "${queue.key}/"
+    }
+  }
+
+  depends_on = [terraform_data.queue_policies]
+}
+
+resource "aws_s3_bucket_notification" "eventbridge" {
+  for_each    = { raw = aws_s3_bucket.raw, quarantine = aws_s3_bucket.quarantine, access_logs = aws_s3_bucket.access_logs }
+  bucket      = each.value.id
+  eventbridge = true
+}

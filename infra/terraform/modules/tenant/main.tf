@@ -1,0 +1,229 @@
+# One instance per registry entry. Isolation is per-tenant roles (not ABAC session tags): every
+# grant below names the tenant's prefix, key and queue literally, so a policy can be read, tested
+# (terraform test, policy simulation) and audited on its own, and no caller-supplied session tag
+# can widen it. See README.md for the trade-off.
+
+# ---------------------------------------------------------------------------------------------
+# KMS: one customer-managed key per tenant for its landing objects and its queue.
+# ---------------------------------------------------------------------------------------------
+resource "aws_kms_key" "tenant" {
+  description             = "${local.name}: landing objects and notification queue"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersViaIAM"
+        Effect    = "Allow"
+        Principal = { AWS = local.account_root }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        # S3 encrypts the event it sends to this tenant's encrypted queue.
+        Sid       = "S3NotificationsToEncryptedQueue"
+        Effect    = "Allow"
+        Principal = { Service = "s3.amazonaws.com" }
+        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnLike      = { "aws:SourceArn" = var.landing_bucket_arn }
+        }
+      },
+      {
+        # SQS re-encrypts messages moved to the DLQ by the redrive policy.
+        Sid       = "SqsUsesKeyForQueues"
+        Effect    = "Allow"
+        Principal = { Service = "sqs.amazonaws.com" }
+        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+    ]
+  })
+  tags = local.tags
+}
+
+resource "aws_kms_alias" "tenant" {
+  name          = "alias/${local.name}"
+  target_key_id = aws_kms_key.tenant.key_id
+}
+
+# ---------------------------------------------------------------------------------------------
+# SQS: landing notifications for `<tenant>/`, plus a DLQ.
+# ---------------------------------------------------------------------------------------------
+resource "aws_sqs_queue" "dlq" {
+  name                              = "${local.name}-landing-dlq"
+  kms_master_key_id                 = aws_kms_key.tenant.arn
+  kms_data_key_reuse_period_seconds = 300
+  message_retention_seconds         = 1209600
+  tags                              = local.tags
+}
+
+resource "aws_sqs_queue" "landing" {
+  name                              = "${local.name}-landing"
+  kms_master_key_id                 = aws_kms_key.tenant.arn
+  kms_data_key_reuse_period_seconds = 300
+  message_retention_seconds         = var.message_retention_seconds
+  # Longer than the watcher's receive wait so a message is not redelivered mid-processing.
+  visibility_timeout_seconds = 60
+  tags                       = local.tags
+}
+
+# Separate resource, not the inline redrive_policy argument: the inline form shows a permanent
+# diff against some endpoints (moto) and couples queue and DLQ creation.
+resource "aws_sqs_queue_redrive_policy" "landing" {
+  queue_url = aws_sqs_queue.landing.id
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+}
+
+resource "aws_sqs_queue_policy" "landing" {
+  queue_url = aws_sqs_queue.landing.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "LandingBucketOnly"
+        Effect    = "Allow"
+        Principal = { Service = "s3.amazonaws.com" }
+        Action    = "sqs:SendMessage"
+        Resource  = aws_sqs_queue.landing.arn
+        Condition = {
+          ArnEquals    = { "aws:SourceArn" = var.landing_bucket_arn }
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+        }
+      },
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sqs:*"
+        Resource  = aws_sqs_queue.landing.arn
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+    ]
+  })
+}
+
+# ---------------------------------------------------------------------------------------------
+# Upload role: writes `<tenant>/` in landing, encrypted with the tenant key; nothing else.
+# ---------------------------------------------------------------------------------------------
+resource "aws_iam_role" "upload" {
+  name                 = "${local.name}-upload"
+  description          = "Tenant ${var.tenant_id} uploads to s3 landing/${local.prefix}"
+  max_session_duration = 3600
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [merge(
+      {
+        Effect    = "Allow"
+        Principal = { AWS = local.upload_trustees }
+        Action    = "sts:AssumeRole"
+      },
+      # IAM rejects an empty Condition block: add it only when an external id is set.
+      { for k, v in { Condition = { StringEquals = { "sts:ExternalId" = var.upload_external_id } } } : k => v if var.upload_external_id != null },
+    )]
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "upload" {
+  name = "write-own-prefix"
+  role = aws_iam_role.upload.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "WriteOwnPrefixWithOwnKey"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+        Resource = local.landing_tenant
+        Condition = {
+          StringEquals = {
+            "s3:x-amz-server-side-encryption"                = "aws:kms"
+            "s3:x-amz-server-side-encryption-aws-kms-key-id" = aws_kms_key.tenant.arn
+          }
+        }
+      },
+      {
+        # Listing lets upload tools check what already arrived, limited to the own prefix.
+        Sid       = "ListOwnPrefix"
+        Effect    = "Allow"
+        Action    = "s3:ListBucket"
+        Resource  = var.landing_bucket_arn
+        Condition = { StringLike = { "s3:prefix" = local.prefix_condition } }
+      },
+      {
+        Sid      = "EncryptWithOwnKeyThroughS3"
+        Effect   = "Allow"
+        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource = aws_kms_key.tenant.arn
+        Condition = {
+          StringEquals = { "kms:ViaService" = local.s3_via_service }
+          StringLike   = { "kms:EncryptionContext:aws:s3:arn" = [var.landing_bucket_arn, local.landing_tenant] }
+        }
+      },
+    ]
+  })
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processing role: reads the tenant's own raw snapshots; it is also the tenant's ECS task role.
+# ---------------------------------------------------------------------------------------------
+resource "aws_iam_role" "processing" {
+  name                 = "${local.name}-processing"
+  description          = "Tenant ${var.tenant_id} processing: reads s3 raw/${local.prefix}"
+  max_session_duration = 3600
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [{
+        Effect    = "Allow"
+        Principal = { Service = "ecs-tasks.amazonaws.com" }
+        Action    = "sts:AssumeRole"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      }],
+      length(var.processing_trusted_role_arns) == 0 ? [] : [{
+        Effect    = "Allow"
+        Principal = { AWS = var.processing_trusted_role_arns }
+        Action    = "sts:AssumeRole"
+      }]
+    )
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "processing" {
+  name = "read-own-snapshots"
+  role = aws_iam_role.processing.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadOwnSnapshots"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+        Resource = local.raw_tenant
+      },
+      {
+        Sid       = "ListOwnSnapshots"
+        Effect    = "Allow"
+        Action    = "s3:ListBucket"
+        Resource  = var.raw_bucket_arn
+        Condition = { StringLike = { "s3:prefix" = local.prefix_condition } }
+      },
+      {
+        Sid       = "DecryptThroughS3"
+        Effect    = "Allow"
+        Action    = "kms:Decrypt"
+        Resource  = var.storage_kms_key_arn
+        Condition = { StringEquals = { "kms:ViaService" = local.s3_via_service } }
+      },
+    ]
+  })
+}
