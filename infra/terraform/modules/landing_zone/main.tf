@@ -252,7 +252,8 @@ resource "aws_s3_bucket_policy" "access_logs" {
         Action    = ["s3:PutObject"]
         Resource  = "${aws_s3_bucket.access_logs.arn}/*"
         Condition = {
-          ArnLike      = { "aws:SourceArn" = [for b in local.data_buckets : b.arn] }
+          # Any airlock bucket of this env (the audit module's trail bucket logs here too).
+          ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:s3:::${var.name_prefix}-*" }
           StringEquals = { "aws:SourceAccount" = local.account_id }
         }
       },

@@ -188,11 +188,11 @@ resource "aws_iam_role" "processing" {
         Action    = "sts:AssumeRole"
         Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
       }],
-      length(var.processing_trusted_role_arns) == 0 ? [] : [{
+      [for arns in [var.processing_trusted_role_arns] : {
         Effect    = "Allow"
-        Principal = { AWS = var.processing_trusted_role_arns }
+        Principal = { AWS = arns }
         Action    = "sts:AssumeRole"
-      }]
+      } if length(arns) > 0]
     )
   })
   tags = local.tags

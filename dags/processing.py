@@ -1,0 +1,57 @@
+"""Airflow DAGs `process_<dataflow>`: one per dataflow (never one per tenant), one run per batch.
+
+Each DAG is scheduled on the partitioned asset `snapshot/<dataflow>`; a run's partition key is
+`<tenant>|<batch_id>`. Adding a tenant adds no DAG; adding include/dataflows/<name>.yaml (and its
+dbt models) adds one, with no edit here.
+"""
+
+from airflow.sdk import DAG, PartitionedAssetTimetable, task
+
+from airlock.assets import snapshot_asset
+from airlock.dag_defaults import TAGS, default_args
+from airlock.settings import load_settings
+from airlock.tenants import load_dataflows
+from airlock.transform import dbt_task_group
+
+settings = load_settings()
+
+for flow in load_dataflows(settings.dataflows_dir).values():
+    with DAG(
+        dag_id=flow.dag_id,
+        schedule=PartitionedAssetTimetable(assets=snapshot_asset(flow)),
+        default_args=default_args(),
+        tags=[*TAGS, "processing", flow.dataflow],
+        max_active_runs=4,
+        doc_md=f"{__doc__}\n\n**{flow.dataflow}**: {flow.description}",
+    ):
+
+        @task
+        def claim(dataflow: str = flow.dataflow, dag_run=None, dag=None) -> dict:
+            from airlock import tasks
+
+            return tasks.claim(dataflow, dag_run.partition_key, dag_run.run_id, dag.dag_id, dag_run.start_date)
+
+        @task
+        def load(plan: dict) -> dict:
+            from airlock import tasks
+
+            return tasks.load(plan)
+
+        @task
+        def publish(plan: dict, rows: dict, dag_run=None, dag=None) -> dict:
+            from airlock import tasks
+
+            return tasks.publish(plan, rows, dag_run.run_id, dag.dag_id)
+
+        @task(trigger_rule="one_failed", retries=0)
+        def record_failure(dataflow: str = flow.dataflow, dag_run=None, dag=None) -> None:
+            from airlock import tasks
+
+            tasks.record_failure(dataflow, dag_run.partition_key, dag_run.run_id, dag.dag_id)
+
+        plan = claim()
+        rows = load(plan)
+        dbt = dbt_task_group(flow, settings)
+        done = publish(plan, rows)
+        rows >> dbt >> done
+        [plan, rows, dbt, done] >> record_failure()

@@ -1,0 +1,417 @@
+"""Per-batch status of every tenant × dataflow, read from the storage markers alone.
+
+Why from storage and not from Airflow: the markers (_SNAPSHOT, _MANIFEST, _RUN, _DONE and the
+quarantine `.reason.json`) are the source of truth for a batch, they exist on every target
+(folder, S3) and they are cheap to read. Cost: one listing per root (landing, raw, quarantine),
+key names and timestamps only, then at most a few small JSON reads for the batches shown:
+never a head per object, never a read per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from airlock.errors import AirlockError
+from airlock.metrics import Metrics
+from airlock.storage import ObjectInfo, S3Storage, Storage
+from airlock.tenants import DataflowContract, Registry
+
+State = Literal["waiting", "late", "quarantined", "snapshotted", "processing", "done", "failed", "no batches"]
+STATES: tuple[State, ...] = (
+    "waiting", "late", "quarantined", "snapshotted", "processing", "done", "failed", "no batches",
+)  # fmt: skip
+
+SNAPSHOT_MARKER = "_SNAPSHOT.json"
+MANIFEST_MARKER = "_MANIFEST.json"
+RUN_MARKER = "_RUN.json"
+DONE_MARKER = "_DONE.json"
+REASON_SUFFIX = ".reason.json"
+_BATCH_MARKERS = frozenset({SNAPSHOT_MARKER, RUN_MARKER, DONE_MARKER})
+_LIST_THREADS = 16
+
+
+@dataclass
+class _Batch:
+    """What the listings tell about one batch, before any object is read."""
+
+    batch_id: str
+    tables: set[str] = field(default_factory=set)
+    files: int = 0
+    quarantined: set[str] = field(default_factory=set)
+    markers: dict[str, ObjectInfo] = field(default_factory=dict)
+    snapshot_ts: str | None = None
+    first_seen: datetime | None = None
+    last_activity: datetime | None = None
+
+    def touch(self, when: datetime) -> None:
+        if self.first_seen is None or when < self.first_seen:
+            self.first_seen = when
+        if self.last_activity is None or when > self.last_activity:
+            self.last_activity = when
+
+
+@dataclass
+class BatchStatus:
+    """One row of `airlock status`: a tenant × dataflow and one of its batches."""
+
+    tenant_id: str
+    dataflow: str
+    batch_id: str | None
+    state: State
+    files_present: int = 0
+    files_required: int = 0
+    quarantined: int = 0
+    first_seen: datetime | None = None
+    last_activity: datetime | None = None
+    age_seconds: float | None = None
+    deadline_seconds: float = 0.0
+    snapshot_ts: str | None = None
+    dag_id: str | None = None
+    run_id: str | None = None
+    run_url: str | None = None
+    rows_loaded: dict[str, int] | None = None
+    last_success_at: datetime | None = None
+    freshness_seconds: float | None = None
+    late_batches: int = 0
+    """Batches of this tenant × dataflow (not only this one) incomplete past the deadline."""
+
+    @property
+    def label(self) -> str:
+        """The state as a person reads it: 'waiting 2/3 files', 'quarantined (1 file)'."""
+        if self.state in ("waiting", "late"):
+            return f"{self.state} {self.files_present}/{self.files_required} files"
+        if self.state == "quarantined":
+            return f"quarantined ({self.quarantined} file{'s' if self.quarantined != 1 else ''})"
+        return self.state
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["label"] = self.label
+        for key in ("first_seen", "last_activity", "last_success_at"):
+            if data[key] is not None:
+                data[key] = data[key].isoformat()
+        return data
+
+
+def _read_json(storage: Storage, key: str) -> dict[str, Any]:
+    """A marker's JSON, or {} when it is missing or malformed: status must never crash on one."""
+    try:
+        data = json.loads(storage.read_bytes(key))
+    except (AirlockError, OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _list_roots(storage: Storage, prefixes: list[str]) -> Iterator[ObjectInfo]:
+    """List several prefixes; on S3 in parallel, since each listing is a sequence of 1,000-key pages."""
+    if len(prefixes) > 1 and isinstance(storage, S3Storage):
+        with ThreadPoolExecutor(_LIST_THREADS) as pool:
+            for chunk in pool.map(lambda p: list(storage.list(p)), prefixes):
+                yield from chunk
+    else:
+        for prefix in prefixes:
+            yield from storage.list(prefix)
+
+
+class StatusCollector:
+    """Build the status rows for a registry over the three storage roots."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        landing: Storage,
+        raw: Storage,
+        quarantine: Storage,
+        *,
+        airflow_url: str | None = None,
+        tenants: Iterable[str] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.landing, self.raw, self.quarantine = landing, raw, quarantine
+        self.airflow_url = (airflow_url or "").rstrip("/") or None
+        wanted = set(tenants) if tenants is not None else None
+        if wanted is not None and (unknown := wanted - set(registry.tenants)):
+            raise AirlockError(f"unknown tenant(s) {sorted(unknown)}. Fix: use one of {sorted(registry.tenants)}.")
+        self.tenant_ids = sorted(wanted if wanted is not None else registry.tenants)
+        self._batches: dict[tuple[str, str], dict[str, _Batch]] = {}
+        self._json_cache: dict[str, dict[str, Any]] = {}
+
+    # ---- listing ----------------------------------------------------------------------------
+    def _prefixes(self) -> list[str]:
+        # One listing of the whole root when every tenant is asked for; per tenant otherwise.
+        if len(self.tenant_ids) == len(self.registry.tenants):
+            return [""]
+        return [f"{t}/" for t in self.tenant_ids]
+
+    def _contract(self, tenant_id: str, dataflow: str) -> DataflowContract | None:
+        tenant = self.registry.tenants.get(tenant_id)
+        return tenant.dataflows.get(dataflow) if tenant else None
+
+    def _batch(self, tenant_id: str, dataflow: str, batch_id: str) -> _Batch:
+        batches = self._batches.setdefault((tenant_id, dataflow), {})
+        if (batch := batches.get(batch_id)) is None:
+            batch = batches[batch_id] = _Batch(batch_id)
+        return batch
+
+    def _scan_landing(self) -> None:
+        for info in _list_roots(self.landing, self._prefixes()):
+            tenant_id, _, rest = info.key.partition("/")
+            dataflow, _, rest = rest.partition("/")
+            contract = self._contract(tenant_id, dataflow)
+            if contract is None or not (match := contract.key_regex.match(rest)):
+                continue  # not a delivery the registry knows: the router quarantines it
+            batch = self._batch(tenant_id, dataflow, match.group("batch_id"))
+            batch.files += 1
+            if (file := contract.contract_for(match.group("file"))) is not None:
+                batch.tables.add(file.table)
+            batch.touch(info.last_modified)
+
+    def _scan_raw(self) -> None:
+        for info in _list_roots(self.raw, self._prefixes()):
+            parts = info.key.split("/")
+            if len(parts) == 4 and parts[3] in _BATCH_MARKERS:
+                marker = parts[3]
+            elif len(parts) == 5 and parts[4] == MANIFEST_MARKER:
+                marker = MANIFEST_MARKER
+            else:
+                continue  # snapshot data files: their manifest speaks for them
+            if self._contract(parts[0], parts[1]) is None:
+                continue
+            batch = self._batch(parts[0], parts[1], parts[2])
+            batch.markers[marker] = info
+            if marker == MANIFEST_MARKER:
+                batch.snapshot_ts = parts[3]
+            batch.touch(info.last_modified)
+
+    def _scan_quarantine(self) -> None:
+        for info in _list_roots(self.quarantine, self._prefixes()):
+            key = info.key.removesuffix(REASON_SUFFIX)
+            parts = key.split("/", 2)  # <tenant or _unknown>/<reason>/<original key>
+            if len(parts) < 3:
+                continue
+            owner, original = parts[0], parts[2]
+            tenant_id, _, rest = original.partition("/")
+            if tenant_id != owner:  # tolerate an original key written without the tenant prefix
+                tenant_id, rest = owner, original
+            dataflow, _, rest = rest.partition("/")
+            contract = self._contract(tenant_id, dataflow)
+            if contract is None or not (match := contract.key_regex.match(rest)):
+                continue
+            batch = self._batch(tenant_id, dataflow, match.group("batch_id"))
+            batch.quarantined.add(original)
+            batch.touch(info.last_modified)
+
+    def scan(self) -> None:
+        """List the three roots once each (S3: per tenant prefix in parallel when filtered)."""
+        self._scan_landing()
+        self._scan_raw()
+        self._scan_quarantine()
+
+    # ---- rows -------------------------------------------------------------------------------
+    def _marker(self, tenant_id: str, dataflow: str, batch: _Batch, marker: str) -> dict[str, Any]:
+        key = f"{tenant_id}/{dataflow}/{batch.batch_id}/{marker}"
+        if key not in self._json_cache:
+            self._json_cache[key] = _read_json(self.raw, key)
+        return self._json_cache[key]
+
+    def _run_url(self, dag_id: str | None, run_id: str | None) -> str | None:
+        if not (self.airflow_url and dag_id and run_id):
+            return None
+        return f"{self.airflow_url}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+    def _row(self, tenant_id: str, dataflow: str, batch: _Batch, now: datetime) -> BatchStatus:
+        contract = self._contract(tenant_id, dataflow)
+        assert contract is not None
+        required = contract.required_tables
+        row = BatchStatus(
+            tenant_id=tenant_id,
+            dataflow=dataflow,
+            batch_id=batch.batch_id,
+            state="waiting",
+            files_present=len(batch.tables & required),
+            files_required=len(required),
+            quarantined=len(batch.quarantined),
+            first_seen=batch.first_seen,
+            last_activity=batch.last_activity,
+            age_seconds=(now - batch.last_activity).total_seconds() if batch.last_activity else None,
+            deadline_seconds=contract.deadline.total_seconds(),
+            snapshot_ts=batch.snapshot_ts,
+            dag_id=self.registry.dataflows[dataflow].dag_id,
+        )
+        run, done = batch.markers.get(RUN_MARKER), batch.markers.get(DONE_MARKER)
+        if done and not (run and run.last_modified > done.last_modified):  # a re-run is processing
+            info = self._marker(tenant_id, dataflow, batch, DONE_MARKER)
+            row.state = "done" if info.get("status") == "success" else "failed"
+            rows = info.get("rows_loaded")
+            row.rows_loaded = rows if isinstance(rows, dict) else None
+        elif run:
+            info = self._marker(tenant_id, dataflow, batch, RUN_MARKER)
+            row.state = "processing"
+        else:
+            info = {}
+            if SNAPSHOT_MARKER in batch.markers or MANIFEST_MARKER in batch.markers:
+                row.state = "snapshotted"
+            elif batch.quarantined:
+                row.state = "quarantined"
+            elif self._is_late(batch, contract, now):
+                row.state = "late"
+        row.run_id = info.get("run_id") if isinstance(info.get("run_id"), str) else None
+        row.dag_id = info.get("dag_id") if isinstance(info.get("dag_id"), str) else row.dag_id
+        row.run_url = self._run_url(row.dag_id, row.run_id)
+        return row
+
+    def _last_success(self, tenant_id: str, dataflow: str, batches: list[_Batch]) -> datetime | None:
+        """The newest successful _DONE: usually one read, since the newest done batch succeeded."""
+        done = [b for b in batches if DONE_MARKER in b.markers]
+        done.sort(key=lambda b: b.markers[DONE_MARKER].last_modified, reverse=True)
+        for batch in done:
+            if self._marker(tenant_id, dataflow, batch, DONE_MARKER).get("status") == "success":
+                return batch.markers[DONE_MARKER].last_modified
+        return None
+
+    @staticmethod
+    def _is_late(batch: _Batch, contract: DataflowContract, now: datetime) -> bool:
+        """Late needs no read: nothing snapshotted or quarantined, first file older than the deadline."""
+        return (
+            not batch.markers
+            and not batch.quarantined
+            and batch.first_seen is not None
+            and now - batch.first_seen > contract.deadline
+        )
+
+    def rows(self, *, now: datetime | None = None, history: int = 1) -> list[BatchStatus]:
+        """The newest `history` batches of every tenant × dataflow (a 'no batches' row if none)."""
+        now = now or datetime.now(UTC)
+        result: list[BatchStatus] = []
+        for tenant_id in self.tenant_ids:
+            tenant = self.registry.tenants[tenant_id]
+            for dataflow in sorted(tenant.dataflows):
+                batches = list(self._batches.get((tenant_id, dataflow), {}).values())
+                batches.sort(key=lambda b: (b.last_activity or now, b.batch_id), reverse=True)
+                last_success = self._last_success(tenant_id, dataflow, batches)
+                freshness = (now - last_success).total_seconds() if last_success else None
+                late = sum(1 for b in batches if self._is_late(b, tenant.dataflows[dataflow], now))
+                if not batches:
+                    contract = tenant.dataflows[dataflow]
+                    result.append(
+                        BatchStatus(
+                            tenant_id, dataflow, None, "no batches",
+                            files_required=len(contract.required_tables),
+                            deadline_seconds=contract.deadline.total_seconds(),
+                            dag_id=self.registry.dataflows[dataflow].dag_id,
+                        )
+                    )  # fmt: skip
+                    continue
+                for batch in batches[: max(history, 1)]:
+                    row = self._row(tenant_id, dataflow, batch, now)
+                    row.last_success_at, row.freshness_seconds = last_success, freshness
+                    row.late_batches = late
+                    result.append(row)
+        return result
+
+
+def collect_status(
+    registry: Registry,
+    landing: Storage,
+    raw: Storage,
+    quarantine: Storage,
+    *,
+    now: datetime | None = None,
+    history: int = 1,
+    tenants: Iterable[str] | None = None,
+    airflow_url: str | None = None,
+) -> list[BatchStatus]:
+    """Status rows for every tenant × dataflow: the newest `history` batches of each."""
+    collector = StatusCollector(registry, landing, raw, quarantine, airflow_url=airflow_url, tenants=tenants)
+    collector.scan()
+    return collector.rows(now=now, history=history)
+
+
+def default_airflow_url() -> str:
+    """Where run links point: AIRLOCK_AIRFLOW_URL, else Airflow's own [api] base_url, else local."""
+    return (
+        os.environ.get("AIRLOCK_AIRFLOW_URL")
+        or os.environ.get("AIRFLOW__API__BASE_URL")
+        or "http://localhost:8080"
+    )
+
+
+def status_from_settings(**kwargs: Any) -> list[BatchStatus]:
+    """Status rows for the configured deployment (AIRLOCK_* settings)."""
+    from airlock.settings import load_settings
+    from airlock.storage import open_storage
+    from airlock.tenants import load_registry
+
+    settings = load_settings()
+    registry = load_registry(settings.tenants_dir, settings.dataflows_dir)
+    kwargs.setdefault("airflow_url", default_airflow_url())
+    return collect_status(
+        registry,
+        open_storage(settings.landing_url),
+        open_storage(settings.raw_url),
+        open_storage(settings.quarantine_url),
+        **kwargs,
+    )
+
+
+def format_age(seconds: float | None) -> str:
+    """'42s', '17m', '5h', '3d': short enough for a table column."""
+    if seconds is None:
+        return "-"
+    seconds = max(seconds, 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def render_table(rows: list[BatchStatus]) -> str:
+    """A plain-text table, widths fitted to the content, for a terminal."""
+    header = ("TENANT", "DATAFLOW", "BATCH", "STATE", "AGE", "FRESHNESS", "RUN")
+    body = [
+        (
+            r.tenant_id,
+            r.dataflow,
+            r.batch_id or "-",
+            r.label,
+            format_age(r.age_seconds),
+            format_age(r.freshness_seconds),
+            r.run_url or r.run_id or "-",
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *body, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in [header, *body]]
+    return "\n".join(lines)
+
+
+def summary(rows: list[BatchStatus]) -> dict[str, int]:
+    """How many tenant × dataflow rows are in each state (for a one-line footer)."""
+    counts = dict.fromkeys(STATES, 0)
+    for row in rows:
+        counts[row.state] += 1
+    return {k: v for k, v in counts.items() if v}
+
+
+def emit_status_metrics(rows: list[BatchStatus], metrics: Metrics) -> int:
+    """Send the freshness and late-batch gauges for every tenant × dataflow; return how many pairs.
+
+    Called by the reconcile sweep, so a tenant that stops delivering still has a freshness series
+    that grows (a monitor on a metric that stops arriving would only see "no data").
+    """
+    pairs: dict[tuple[str, str], list[BatchStatus]] = {}
+    for row in rows:
+        pairs.setdefault((row.tenant_id, row.dataflow), []).append(row)
+    for (tenant_id, dataflow), group in pairs.items():
+        bound = metrics.for_tenant(tenant_id, dataflow)
+        if group[0].freshness_seconds is not None:
+            bound.freshness(group[0].freshness_seconds)
+        bound.late_batches(group[0].late_batches)
+    return len(pairs)

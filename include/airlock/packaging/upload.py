@@ -1,0 +1,127 @@
+"""Upload an MWAA package to the environment's versioned source bucket.
+
+MWAA reads dags/ continuously but pins requirements.txt, startup.sh and plugins.zip by S3 object
+version: an environment update must name those versions. So the upload reports them, and skips
+objects whose bytes are already there (same MD5 ETag), which keeps the version unchanged and spares
+an environment update that would restart every worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airlock.errors import ConfigError, StorageError
+from airlock.packaging.mwaa import BUILD_INFO
+
+# Objects MWAA pins by version, with the update-environment option that takes the version.
+VERSIONED = {
+    "requirements.txt": "--requirements-s3-object-version",
+    "startup.sh": "--startup-script-s3-object-version",
+    "plugins.zip": "--plugins-s3-object-version",
+}
+# Terraform outputs the deploy reads (infra/terraform/envs/<env>); the infra area provides them.
+BUCKET_OUTPUT = "mwaa_source_bucket"
+ENVIRONMENT_OUTPUT = "mwaa_environment_name"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class UploadedObject:
+    """One object of the package as it now stands in the bucket."""
+
+    key: str
+    version_id: str | None
+    changed: bool
+    size: int
+
+
+def terraform_outputs(project: Path, env: str) -> dict[str, Any]:
+    """`terraform output -json` of infra/terraform/envs/<env>, as plain values."""
+    folder = project / "infra" / "terraform" / "envs" / env
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: no such Terraform environment; pass --bucket instead.")
+    try:
+        done = subprocess.run(["terraform", f"-chdir={folder}", "output", "-json"],
+                              capture_output=True, text=True, check=False, timeout=120)
+    except FileNotFoundError:
+        raise ConfigError("terraform is not installed; pass --bucket <source bucket> instead.") from None
+    if done.returncode != 0:
+        raise ConfigError(f"terraform output in {folder} failed ({done.stderr.strip()[:300]}); "
+                          "run `terraform init` there or pass --bucket.")
+    return {name: item.get("value") for name, item in json.loads(done.stdout or "{}").items()}
+
+
+def source_bucket(project: Path, env: str) -> tuple[str, str | None]:
+    """(bucket, environment name) from the env's Terraform outputs."""
+    outputs = terraform_outputs(project, env)
+    bucket = outputs.get(BUCKET_OUTPUT)
+    if not bucket:
+        raise ConfigError(f"Terraform env {env!r} has no `{BUCKET_OUTPUT}` output; apply it or pass --bucket.")
+    return str(bucket), outputs.get(ENVIRONMENT_OUTPUT)
+
+
+def package_files(package: Path) -> list[tuple[str, Path]]:
+    """(key, path) for every object to upload: dags/** and the root files MWAA reads."""
+    if not (package / BUILD_INFO).is_file():
+        raise ConfigError(f"{package}: not an MWAA package; run `airlock package mwaa` first.")
+    items = [(str(p.relative_to(package)), p) for p in sorted((package / "dags").rglob("*")) if p.is_file()]
+    items += [(name, package / name) for name in VERSIONED if (package / name).is_file()]
+    return items
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def upload_package(
+    s3: Any, package: Path, bucket: str, *, prefix: str = "", progress: Progress = lambda _: None
+) -> list[UploadedObject]:
+    """Upload `package` to `bucket` (under `prefix`), skipping unchanged objects; return every object.
+
+    Refuses an unversioned bucket: MWAA cannot pin requirements/startup/plugins without versions.
+    """
+    try:
+        status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    except Exception as exc:  # botocore's errors are generated classes; name the bucket and the cause
+        raise StorageError(f"s3://{bucket}: cannot read versioning ({exc}); check the name and credentials.")
+    if status != "Enabled":
+        raise StorageError(f"s3://{bucket}: versioning is {status or 'off'}; MWAA needs a versioned "
+                           "source bucket (the Terraform mwaa module enables it).")
+    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    results = []
+    for rel, path in package_files(package):
+        key = prefix + rel
+        local = _md5(path)
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except Exception:  # 404: a new object
+            head = None
+        if head and head.get("ETag", "").strip('"') == local:
+            results.append(UploadedObject(key, head.get("VersionId"), False, path.stat().st_size))
+            continue
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        with path.open("rb") as body:
+            put = s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=kind)
+        results.append(UploadedObject(key, put.get("VersionId"), True, path.stat().st_size))
+        progress(f"uploaded s3://{bucket}/{key} (version {put.get('VersionId')})")
+    return results
+
+
+def update_command(environment: str | None, objects: list[UploadedObject], prefix: str = "") -> str:
+    """The `aws mwaa update-environment` call that makes MWAA pick up the new versions."""
+    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    parts = ["aws mwaa update-environment", f"--name {environment or '<environment-name>'}"]
+    by_key = {o.key: o for o in objects}
+    for name, option in VERSIONED.items():
+        if obj := by_key.get(prefix + name):
+            path_option = option.replace("-object-version", "-path")
+            parts += [f"{path_option} {obj.key}", f"{option} {obj.version_id}"]
+    return " \\\n    ".join(parts)

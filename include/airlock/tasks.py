@@ -1,0 +1,149 @@
+"""Task bodies of the kit's DAGs: read settings, call the package, talk to Airflow.
+
+This is the only module that knows about the task context; everything it calls is plain Python,
+tested without a scheduler. The DAG files under dags/ only wire these functions into tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from airlock.assets import snapshot_asset
+from airlock.events import parse_trigger_extras
+from airlock.intake import Intake, IntakeReport
+from airlock.landing import BatchRef
+from airlock.metrics import metrics
+from airlock.processing import RunPlan, plan_run, record_done
+from airlock.settings import Settings, load_settings
+from airlock.snapshot import read_claim, read_manifest
+from airlock.storage import S3Storage, open_storage
+from airlock.tenants import Registry, load_registry
+from airlock.warehouse import load_snapshot
+
+log = logging.getLogger(__name__)
+
+
+def _registry(settings: Settings) -> Registry:
+    return load_registry(settings.tenants_dir, settings.dataflows_dir)
+
+
+def _intake(settings: Settings, registry: Registry) -> Intake:
+    return Intake(
+        registry,
+        open_storage(settings.landing_url),
+        open_storage(settings.raw_url),
+        open_storage(settings.quarantine_url),
+        snapshot_grace=settings.snapshot_grace,
+    )
+
+
+def _emit(report: IntakeReport, registry: Registry, outlet_events: Any) -> None:
+    """One partitioned asset event per newly complete batch: `snapshot/<dataflow>`, key `tenant|batch`."""
+    for flow in registry.dataflows.values():
+        if keys := report.emitted(flow.dataflow):
+            outlet_events[snapshot_asset(flow)].add_partitions(keys)
+            log.info("emitted %s for %s", flow.asset_name, keys)
+
+
+def _summary(report: IntakeReport, **extra: Any) -> dict[str, Any]:
+    states: dict[str, int] = {}
+    for outcome in report.outcomes:
+        states[outcome.state] = states.get(outcome.state, 0) + 1
+    return {"emitted": report.partition_keys, "quarantined": report.quarantined, "batch_states": states, **extra}
+
+
+def route(triggering_asset_events: Any, outlet_events: Any) -> dict[str, Any]:
+    """Router: turn the SQS hints behind this run into snapshots and processing events."""
+    settings = load_settings()
+    registry = _registry(settings)
+    intake = _intake(settings, registry)
+    extras = [event.extra for events in triggering_asset_events.values() for event in events]
+    parsed = parse_trigger_extras(extras)
+    if parsed.hints:
+        landing = intake.landing
+        bucket = landing.bucket if isinstance(landing, S3Storage) else None
+        report = intake.handle_hints(parsed.unique_hints(), bucket=bucket)
+    else:
+        log.info("no hints in this run's events (manual trigger or test events): sweeping instead")
+        report = intake.sweep()
+    _emit(report, registry, outlet_events)
+    return _summary(
+        report,
+        hints=len(parsed.hints),
+        rejected_messages=[r.reason for r in parsed.rejected],
+        test_events=parsed.test_events,
+    )
+
+
+def reconcile(outlet_events: Any) -> dict[str, Any]:
+    """Reconcile sweep: the landing zone is the truth, so catch whatever hints were lost."""
+    settings = load_settings()
+    registry = _registry(settings)
+    report = _intake(settings, registry).sweep(sorted(registry.tenants))
+    _emit(report, registry, outlet_events)
+    late = [o.batch.partition_key for o in report.outcomes if o.state == "late"]
+    return _summary(report, late=late)
+
+
+def claim(
+    dataflow: str, partition_key: str | None, run_id: str, dag_id: str, run_start: datetime | None = None
+) -> dict[str, Any]:
+    """Verify the partition key and claim the batch; a duplicate run skips everything after it."""
+    from airflow.exceptions import AirflowSkipException
+
+    settings = load_settings()
+    registry = _registry(settings)
+    plan = plan_run(partition_key, dataflow, registry, open_storage(settings.raw_url), run_id, dag_id)
+    if plan.duplicate_of:
+        raise AirflowSkipException(f"batch {partition_key} is already handled by run {plan.duplicate_of}")
+    last = plan.manifest.get("last_arrival")
+    if last and run_start:
+        latency = (run_start - datetime.fromisoformat(last)).total_seconds()
+        metrics.timing("event_to_run.latency", latency, tags=plan.batch.tags())
+    return plan.as_xcom()
+
+
+def _plan(settings: Settings, registry: Registry, xcom: dict[str, Any]) -> RunPlan:
+    batch = BatchRef(xcom["tenant_id"], xcom["dataflow"], xcom["batch_id"])
+    raw = open_storage(settings.raw_url)
+    manifest = read_manifest(raw, batch)
+    claim_doc = read_claim(raw, batch)
+    assert manifest is not None and claim_doc is not None  # the claim task verified both
+    return RunPlan(batch, xcom["tenant_schema"], claim_doc["snapshot_ts"], manifest)
+
+
+def load(xcom: dict[str, Any]) -> dict[str, int]:
+    """Load the snapshot into the tenant's raw schema (replacing this batch's rows, so a retry is safe)."""
+    settings = load_settings()
+    registry = _registry(settings)
+    plan = _plan(settings, registry, xcom)
+    with tempfile.TemporaryDirectory(prefix=f"airlock-{plan.batch.tenant_id}-") as workdir:
+        return load_snapshot(plan, registry, open_storage(settings.raw_url), settings.warehouse_dir, Path(workdir))
+
+
+def publish(xcom: dict[str, Any], rows: dict[str, int], run_id: str, dag_id: str) -> dict[str, Any]:
+    """Record the batch as done (`_DONE.json`) and report freshness."""
+    settings = load_settings()
+    batch = BatchRef(xcom["tenant_id"], xcom["dataflow"], xcom["batch_id"])
+    done = record_done(open_storage(settings.raw_url), batch, run_id, dag_id, "success", rows)
+    metrics.incr("batches.processed", tags=batch.tags())
+    metrics.gauge("freshness.seconds", 0, tags=batch.tags())
+    return done
+
+
+def record_failure(dataflow: str, partition_key: str | None, run_id: str, dag_id: str) -> None:
+    """Record a failed run in `_DONE.json`, so status views show it without asking Airflow."""
+    settings = load_settings()
+    if not partition_key or partition_key.count("|") != 1:
+        return
+    tenant_id, batch_id = partition_key.split("|")
+    batch = BatchRef(tenant_id, dataflow, batch_id)
+    raw = open_storage(settings.raw_url)
+    if read_claim(raw, batch) is None:
+        return  # a forged or unknown key: nothing of ours to mark
+    record_done(raw, batch, run_id, dag_id, "failed", {})
+    metrics.incr("batches.failed", tags=batch.tags())

@@ -1,0 +1,80 @@
+locals {
+  name_prefix   = "airlock-${var.env_name}"
+  repo_root     = "${path.module}/../../../.."
+  tenants_dir   = coalesce(var.tenants_dir, "${local.repo_root}/include/tenants")
+  dataflows_dir = coalesce(var.dataflows_dir, "${local.repo_root}/include/dataflows")
+  tags          = { "airlock:env" = var.env_name, "airlock:managed-by" = "terraform" }
+}
+
+module "registry" {
+  source        = "../../modules/registry"
+  tenants_dir   = local.tenants_dir
+  dataflows_dir = local.dataflows_dir
+}
+
+module "tenant" {
+  source   = "../../modules/tenant"
+  for_each = module.registry.tenants
+
+  name_prefix              = local.name_prefix
+  tenant_id                = each.key
+  landing_bucket_arn       = module.landing_zone.bucket_arns.landing
+  raw_bucket_arn           = module.landing_zone.bucket_arns.raw
+  storage_kms_key_arn      = module.landing_zone.storage_kms_key_arn
+  kms_deletion_window_days = 7
+}
+
+module "landing_zone" {
+  source = "../../modules/landing_zone"
+
+  name_prefix              = local.name_prefix
+  force_destroy            = true
+  kms_deletion_window_days = 7
+  tenants = {
+    for id, t in module.tenant : id => {
+      kms_key_arn     = t.kms_key_arn
+      queue_arn       = t.queue_arn
+      queue_policy_id = t.queue_policy_id
+    }
+  }
+}
+
+# A small VPC of its own: ECS tasks need subnets, and the local endpoint's default VPC is not
+# something the kit should depend on.
+resource "aws_vpc" "this" {
+  count      = var.enable_ecs ? 1 : 0
+  cidr_block = "10.42.0.0/16"
+}
+
+resource "aws_default_security_group" "this" {
+  count  = var.enable_ecs ? 1 : 0
+  vpc_id = aws_vpc.this[0].id
+}
+
+resource "aws_subnet" "private" {
+  count             = var.enable_ecs ? 2 : 0
+  vpc_id            = aws_vpc.this[0].id
+  cidr_block        = cidrsubnet("10.42.0.0/16", 8, count.index)
+  availability_zone = "${var.region}${["a", "b"][count.index]}"
+}
+
+module "ecs" {
+  source = "../../modules/ecs"
+  count  = var.enable_ecs ? 1 : 0
+
+  name_prefix    = local.name_prefix
+  image          = "airlock/dbt:local"
+  vpc_id         = aws_vpc.this[0].id
+  subnet_ids     = aws_subnet.private[*].id
+  task_role_arns = { for id, t in module.tenant : id => t.processing_role_arn }
+}
+
+module "audit" {
+  source = "../../modules/audit"
+  count  = var.enable_audit ? 1 : 0
+
+  name_prefix            = local.name_prefix
+  data_event_bucket_arns = [module.landing_zone.bucket_arns.landing, module.landing_zone.bucket_arns.raw]
+  access_log_bucket_name = module.landing_zone.bucket_names.access_logs
+  force_destroy          = true
+}

@@ -1,0 +1,41 @@
+module "kit_settings" {
+  source       = "../../modules/kit_settings"
+  env_name     = var.env_name
+  name_prefix  = local.name_prefix
+  region       = var.region
+  bucket_names = module.landing_zone.bucket_names
+  tenants = {
+    for id, t in module.tenant : id => {
+      queue_url           = t.queue_url
+      queue_arn           = t.queue_arn
+      kms_key_arn         = t.kms_key_arn
+      upload_role_arn     = t.upload_role_arn
+      processing_role_arn = t.processing_role_arn
+    }
+  }
+  ecs = var.enable_ecs ? {
+    cluster_name           = module.ecs[0].cluster_name
+    task_definition_family = module.ecs[0].task_definition_family
+    container_name         = module.ecs[0].container_name
+    subnet_ids             = module.ecs[0].subnet_ids
+    security_group_ids     = module.ecs[0].security_group_ids
+    log_group_name         = module.ecs[0].log_group_name
+    log_stream_prefix      = module.ecs[0].log_stream_prefix
+    task_role_arns         = module.ecs[0].task_role_arns
+  } : null
+}
+
+output "airlock" {
+  description = "The kit's settings object: `airlock infra output` maps it to AIRLOCK_* (see airlock.infra.outputs)."
+  value       = module.kit_settings.settings
+}
+
+output "aws_endpoint_url" {
+  description = "The local endpoint the stack lives on (goes into AIRFLOW_CONN_AWS_DEFAULT's extra)."
+  value       = var.endpoint_url
+}
+
+output "notified_prefixes" {
+  description = "Landing prefix => queue ARN as configured on the bucket (one entry per tenant)."
+  value       = module.landing_zone.notified_prefixes
+}

@@ -1,0 +1,50 @@
+# Shapes the stack's outputs into the one object the kit reads (`terraform output -json airlock`,
+# mapped to AIRLOCK_* by airlock.infra.outputs). Both envs use it, so local and prod cannot drift
+# in shape, and the templates below are checked against every real name.
+locals {
+  any_queue_arn = try(values(var.tenants)[0].queue_arn, null)
+  # arn:aws:sqs:<region>:<account>:<name>: the AWS-style URL works against AWS and, with the
+  # connection's endpoint_url, against a local endpoint too.
+  sqs_account = local.any_queue_arn == null ? null : split(":", local.any_queue_arn)[4]
+  queue_url_template = local.sqs_account == null ? null : format(
+    "https://sqs.%s.amazonaws.com/%s/%s-{tenant}-landing", var.region, local.sqs_account, var.name_prefix
+  )
+
+  any_task_role = var.ecs == null ? null : try(values(var.ecs.task_role_arns)[0], null)
+  task_role_arn_template = local.any_task_role == null ? null : format(
+    "%s/%s-{tenant}-processing", split("/", local.any_task_role)[0], var.name_prefix
+  )
+
+  settings = {
+    env                = var.env_name
+    region             = var.region
+    landing_url        = "s3://${var.bucket_names.landing}"
+    raw_url            = "s3://${var.bucket_names.raw}"
+    quarantine_url     = "s3://${var.bucket_names.quarantine}"
+    queue_url_template = local.queue_url_template
+    tenants            = var.tenants
+    ecs = var.ecs == null ? null : merge(var.ecs, {
+      task_role_arn_template = local.task_role_arn_template
+    })
+  }
+}
+
+# Templates are what the DAGs use; a tenant whose real name differs would silently get no events.
+resource "terraform_data" "template_checks" {
+  input = local.queue_url_template
+
+  lifecycle {
+    precondition {
+      condition = alltrue([
+        for id, t in var.tenants : endswith(t.queue_url, "/${local.sqs_account}/${var.name_prefix}-${id}-landing")
+      ])
+      error_message = "A tenant queue URL does not match AIRLOCK_QUEUE_URL_TEMPLATE (<prefix>-{tenant}-landing)."
+    }
+    precondition {
+      condition = var.ecs == null ? true : alltrue([
+        for id, arn in var.ecs.task_role_arns : arn == replace(local.task_role_arn_template, "{tenant}", id)
+      ])
+      error_message = "A task role ARN does not match AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE."
+    }
+  }
+}

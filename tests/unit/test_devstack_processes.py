@@ -1,0 +1,155 @@
+"""Supervision with real child processes: stubborn ones, grandchildren, orphans, a crashed parent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from airlock.devstack.processes import PIDFILE, ProcessError, Supervisor, reap_stale
+
+REPO = Path(__file__).resolve().parents[2]
+FAST = ((signal.SIGINT, 0.5), (signal.SIGTERM, 0.5), (signal.SIGKILL, 3.0))
+
+# Like a LocalExecutor worker: ignores SIGINT and SIGTERM, and has children of its own, one of them
+# in its own process group (like a task process) and one orphaned to init (double fork).
+STUBBORN = textwrap.dedent(
+    """
+    import os, signal, subprocess, sys, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \\
+             "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600)"
+    kids = [subprocess.Popen([sys.executable, "-c", ignore]),
+            subprocess.Popen([sys.executable, "-c", ignore], process_group=0)]
+    orphan = subprocess.Popen([sys.executable, "-c",
+        "import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', %r]); print(p.pid, flush=True)"
+        % ignore], stdout=subprocess.PIPE, text=True)
+    pids = [k.pid for k in kids] + [int(orphan.stdout.readline())]
+    orphan.wait()  # its child is now an orphan, reparented to init
+    print(" ".join(map(str, pids)), flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def _wait_for_line(path: Path, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+        if lines:
+            return lines[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"{path} stayed empty")
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def test_stop_leaves_no_orphans_of_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
+    with Supervisor(tmp_path, log=None) as sup:
+        proc = sup.start("stubborn", [sys.executable, "-c", STUBBORN])
+        grandchildren = [int(p) for p in _wait_for_line(proc.log_path).split()]
+        pids = [proc.pid, *grandchildren]
+        assert _alive(pids) == pids
+        assert len(sup.all_processes()) >= 4  # root, two children, the orphan (found by session)
+        report = sup.stop(escalation=FAST)
+    assert report.signals["stubborn"] == "SIGKILL"
+    assert report.survivors == []
+    assert _alive(pids) == []
+    assert not (tmp_path / PIDFILE).exists()
+
+
+def test_a_well_behaved_process_stops_on_sigint(tmp_path: Path) -> None:
+    with Supervisor(tmp_path, log=None) as sup:
+        proc = sup.start("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])
+        report = sup.stop(escalation=FAST)
+    assert report.signals == {"sleeper": "SIGINT"}
+    assert report.seconds < 2
+    assert proc.popen.poll() is not None
+
+
+def test_leaving_the_block_by_exception_stops_everything(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="boom"), Supervisor(tmp_path, log=None) as sup:
+        proc = sup.start("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])
+        raise RuntimeError("boom")
+    assert _alive([proc.pid]) == []
+
+
+def test_check_alive_names_the_dead_process_and_quotes_its_log(tmp_path: Path) -> None:
+    with Supervisor(tmp_path, log=None) as sup:
+        proc = sup.start("crasher", [sys.executable, "-c", "import sys; print('bad config'); sys.exit(3)"])
+        proc.popen.wait(10)
+        with pytest.raises(ProcessError, match=r"crasher exited with code 3(.|\n)*bad config"):
+            sup.check_alive()
+
+
+# A parent that supervises STUBBORN, as `airlock dev` would, and then waits to be signalled.
+PARENT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from airlock.devstack.processes import Supervisor
+    with Supervisor(Path(sys.argv[1]), log=print) as sup:
+        sup.start("stubborn", [sys.executable, "-c", sys.argv[2]])
+        print("started", flush=True)
+        time.sleep(600)
+    """
+)
+
+
+def _start_parent(state_dir: Path) -> tuple[subprocess.Popen[str], list[int]]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "include")}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(state_dir), STUBBORN],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert parent.stdout is not None
+    assert parent.stdout.readline().strip() == "started"
+    log = state_dir / "logs" / "stubborn.log"
+    record = json.loads((state_dir / PIDFILE).read_text())
+    pids = [p["pid"] for p in record["processes"]] + [int(p) for p in _wait_for_line(log).split()]
+    return parent, pids
+
+
+def test_sigterm_to_the_parent_stops_the_children(tmp_path: Path) -> None:
+    parent, pids = _start_parent(tmp_path)
+    parent.send_signal(signal.SIGTERM)
+    # The default escalation (10 s SIGINT, 5 s SIGTERM) applies: STUBBORN needs the SIGKILL.
+    parent.wait(40)
+    out = parent.stdout.read() if parent.stdout else ""
+    assert "stopped stubborn" in out
+    assert _alive(pids) == []
+
+
+def test_reap_stale_cleans_up_after_a_parent_killed_with_sigkill(tmp_path: Path) -> None:
+    parent, pids = _start_parent(tmp_path)
+    with pytest.raises(ProcessError, match="already running"):
+        reap_stale(tmp_path, log=None)  # the parent still lives: not ours to kill
+    parent.kill()
+    parent.wait(10)
+    assert _alive(pids[:1]) == pids[:1]  # the crash left the children behind
+    report = reap_stale(tmp_path, log=lambda _msg: None)
+    assert report.survivors == []
+    assert _alive(pids) == []
+    assert not (tmp_path / PIDFILE).exists()
+    assert reap_stale(tmp_path, log=None).stopped == {}  # nothing recorded: nothing to do

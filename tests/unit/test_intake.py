@@ -1,0 +1,153 @@
+"""The intake end to end on a folder: exactly one snapshot and one emit per batch, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+
+from airlock.events import ObjectHint
+from airlock.intake import Intake
+from airlock.landing import BatchRef
+from airlock.snapshot import MANIFEST, SNAPSHOT_MARKER, RUN_MARKER, read_manifest
+from airlock.storage import write_json
+
+from ..conftest import CUSTOMERS_CSV, ORDERS_CSV
+
+BATCH = BatchRef("acme", "orders", "20261120")
+KEYS = {"acme/orders/20261120/orders.csv": ORDERS_CSV, "acme/orders/20261120/customers.csv": CUSTOMERS_CSV}
+
+
+def intake(registry, zone, now=None, grace=timedelta(minutes=5)) -> Intake:
+    return Intake(registry, zone.landing, zone.raw, zone.quarantine, snapshot_grace=grace, now=now)
+
+
+def hints(*keys):
+    return [ObjectHint("airlock-local-landing", k) for k in keys]
+
+
+def snapshot_folders(zone, batch=BATCH):
+    return sorted({o.key.split("/")[3] for o in zone.raw.list(batch.raw_prefix) if o.key.count("/") == 4})
+
+
+def test_waits_until_complete_then_snapshots_once(registry, zone):
+    zone.put("acme/orders/20261120/orders.csv", ORDERS_CSV)
+    first = intake(registry, zone).handle_hints(hints("acme/orders/20261120/orders.csv"))
+    assert [(o.state, o.detail) for o in first.outcomes] == [("waiting", "waiting for ['customers']")]
+    zone.put("acme/orders/20261120/customers.csv", CUSTOMERS_CSV)
+    second = intake(registry, zone).handle_hints(hints("acme/orders/20261120/customers.csv"))
+    assert second.partition_keys == ["acme|20261120"]
+    manifest = read_manifest(zone.raw, BATCH)
+    assert {f["file"]: f["rows"] for f in manifest["files"]} == {"orders.csv": 2, "customers.csv": 2}
+    assert all(len(f["sha256"]) == 64 for f in manifest["files"])
+    assert len(snapshot_folders(zone)) == 1
+
+
+def test_duplicates_and_shuffled_hints_emit_exactly_once(registry, zone):
+    for key, data in KEYS.items():
+        zone.put(key, data)
+    stream = hints(*KEYS) * 3
+    random.Random(7).shuffle(stream)
+    emitted = []
+    for i in range(0, len(stream), 2):  # hints arrive in several router runs
+        emitted += intake(registry, zone).handle_hints(stream[i : i + 2]).partition_keys
+    emitted += intake(registry, zone).sweep().partition_keys  # and the sweep finds nothing new
+    assert emitted == ["acme|20261120"]
+    assert len(snapshot_folders(zone)) == 1
+
+
+def test_bad_file_is_quarantined_with_reason_and_other_tenants_go_on(registry, zone):
+    zone.put("acme/orders/20261120/orders.csv", "order_id,amount\n1,2\n")  # lacks columns
+    zone.put("acme/orders/20261120/customers.csv", CUSTOMERS_CSV)
+    zone.put("initech/inventory/20261120/stock_eu.csv", "warehouse_id,sku,quantity,counted_at\nw1,s1,3,2026\n")
+    report = intake(registry, zone).sweep()
+    assert report.partition_keys == ["initech|20261120"]
+    assert report.quarantined == ["acme/wrong_columns/acme/orders/20261120/orders.csv"]
+    reason = json.loads(zone.quarantine.read_bytes("acme/wrong_columns/acme/orders/20261120/orders.csv.reason.json"))
+    assert reason["reason"] == "wrong_columns" and "lacks" in reason["detail"]
+    assert reason["original_key"] == "acme/orders/20261120/orders.csv"
+    assert not zone.landing.exists("acme/orders/20261120/orders.csv")  # moved, not copied
+    # the tenant re-uploads a corrected file: the batch completes
+    zone.put("acme/orders/20261120/orders.csv", ORDERS_CSV)
+    assert intake(registry, zone).handle_hints(hints("acme/orders/20261120/orders.csv")).partition_keys == [
+        "acme|20261120"
+    ]
+
+
+def test_unknown_tenant_and_unsafe_keys_are_quarantined_under_unknown(registry, zone):
+    zone.put("hooli/orders/1/orders.csv", "x")
+    zone.put("acme/orders/20261120/ord\x07.csv", "x")
+    report = intake(registry, zone).sweep()
+    assert sorted(report.quarantined) == [
+        "_unknown/unknown_tenant/hooli%2Forders%2F1%2Forders.csv",
+        "_unknown/unsafe_key/acme%2Forders%2F20261120%2Ford%07.csv",
+    ]
+    assert list(zone.landing.list()) == []
+
+
+def test_late_batch_alerts_without_crashing(registry, zone, caplog):
+    caplog.set_level(logging.INFO)
+    zone.put("acme/orders/20261120/orders.csv", ORDERS_CSV)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    outcome = intake(registry, zone, now=later).sweep().outcomes[0]
+    assert outcome.state == "late" and "customers" in outcome.detail
+    assert "is late" in caplog.text
+    assert "airlock.batch.late:1|g" in caplog.text  # the metric, logged when no StatsD address is set
+
+
+def test_file_after_snapshot_is_quarantined(registry, zone):
+    for key, data in KEYS.items():
+        zone.put(key, data)
+    intake(registry, zone).sweep()
+    zone.put("acme/orders/20261120/refunds.jsonl", '{"order_id": 1, "refunded_at": "x", "amount": 1}\n')
+    report = intake(registry, zone).handle_hints(hints("acme/orders/20261120/refunds.jsonl"))
+    assert report.partition_keys == []
+    assert report.quarantined == ["acme/after_snapshot/acme/orders/20261120/refunds.jsonl"]
+
+
+def test_crash_after_claim_resumes_into_the_same_snapshot(registry, zone):
+    for key, data in KEYS.items():
+        zone.put(key, data)
+    old = datetime.now(UTC) - timedelta(hours=1)
+    claim = {"tenant_id": "acme", "dataflow": "orders", "batch_id": "20261120", "snapshot_ts": "20261120T000000000000Z",
+             "created_at": old.isoformat()}
+    write_json(zone.raw, BATCH.raw_prefix + SNAPSHOT_MARKER, claim)  # a crashed snapshotter left only its claim
+    assert intake(registry, zone).handle_hints(hints(*KEYS)).outcomes[0].state == "snapshot_in_progress"
+    report = intake(registry, zone).sweep()  # the sweep recovers claims older than the grace period
+    assert report.partition_keys == ["acme|20261120"]
+    assert zone.raw.exists(f"{BATCH.raw_prefix}20261120T000000000000Z/{MANIFEST}")
+
+
+def test_lost_emission_is_recovered_once_processing_never_started(registry, zone):
+    for key, data in KEYS.items():
+        zone.put(key, data)
+    assert intake(registry, zone).sweep().partition_keys == ["acme|20261120"]
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    assert intake(registry, zone, now=later).sweep().partition_keys == ["acme|20261120"]  # no run ever started
+    zone.raw.write_bytes(BATCH.raw_prefix + RUN_MARKER, b"{}")
+    assert intake(registry, zone, now=later).sweep().partition_keys == []  # a run started: leave it alone
+
+
+def test_every_landed_file_is_snapshotted_or_quarantined(registry, zone):
+    files = {
+        **KEYS,
+        "acme/orders/20261120/refunds.jsonl": "not json\n",
+        "acme/orders/20261121/orders.csv": ORDERS_CSV,  # incomplete batch: stays in landing
+        "globex/orders/b1/orders.jsonl": '{"order_id": 1, "customer_id": 2, "ordered_at": 3, "amount": 4}\n',
+        "globex/orders/b1/customers.csv": "customer_id,customer_name,country,segment\n1,a,b,c\n",
+        "globex/orders/b1/extra.txt": "?",
+        "nobody/x/y/z": "?",
+        "acme/orders/20261120/empty.csv": "",
+    }
+    for key, data in files.items():
+        zone.put(key, data)
+    intake(registry, zone).sweep()
+    snapshotted = {f["landing_key"] for b in (BATCH, BatchRef("globex", "orders", "b1"))
+                   for f in read_manifest(zone.raw, b)["files"]}
+    quarantined = {json.loads(zone.quarantine.read_bytes(o.key))["original_key"]
+                   for o in zone.quarantine.list() if o.key.endswith(".reason.json")}
+    waiting = {o.key for o in zone.landing.list()} - snapshotted
+    assert snapshotted | quarantined | waiting == set(files)
+    assert waiting == {"acme/orders/20261121/orders.csv"}
+    assert not snapshotted & quarantined

@@ -1,0 +1,85 @@
+"""The registry: the demo files load, and every mistake names the file, the field and the fix."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from airlock.errors import RegistryError
+from airlock.tenants import load_registry, parse_duration, tenant_ids
+
+
+def test_demo_registry_loads(registry):
+    assert sorted(registry.tenants) == ["acme", "globex", "initech"]
+    acme = registry.tenants["acme"].dataflows["orders"]
+    assert acme.deadline == timedelta(minutes=30)
+    assert acme.required_tables == {"orders", "customers"}
+    assert int(acme.files[0].max_bytes) == 10_000_000
+    assert registry.columns("globex", "orders", "customers")[-1] == "segment"
+    assert registry.columns("acme", "orders", "customers") == ["customer_id", "customer_name", "country"]
+
+
+def test_tenant_ids_come_from_file_names_without_reading_them(registry_dirs):
+    tenants, _ = registry_dirs
+    (tenants / "zeta.yaml").write_text("not: [valid")  # never read by tenant_ids()
+    assert tenant_ids(tenants) == ["acme", "globex", "initech", "zeta"]
+
+
+ACME = Path(__file__).resolve().parents[2] / "include" / "tenants" / "acme.yaml"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("format: csv\n        required: true\n        max_bytes: 10MB\n      - table: customers",
+         "format: xls\n        required: true\n        max_bytes: 10MB\n      - table: customers",
+         ["dataflows.orders.files.0.format", "Fix: use one of the values listed"]),
+        ("name: Acme Retail\n", "", ["name: Field required", "Fix: add this field"]),
+        ("isolation_tier: standard", "isolation_tier: standard\ncolour: red", ["colour", "Fix: remove it"]),
+        ("tenant_id: acme", "tenant_id: Acme!", ["tenant_id", "lowercase letters"]),
+        ("  inventory:\n", "  shipping:\n", ["dataflows.shipping: no such dataflow", "include/dataflows/shipping.yaml"]),
+        ("- table: refunds", "- table: returns", ["'returns' is not a table of orders"]),
+        ("deadline: 30m", "deadline: soon", ["deadline", "90s, 30m, 2h or 1d"]),
+        ("key_pattern: '^(?P<batch_id>", "key_pattern: '^(?P<batch>", ["key_pattern", "named groups"]),
+        ("pattern: 'orders.csv'", "pattern: '../orders.csv'", ["pattern", "no '/'"]),
+        ("tenant_id: acme", "tenant_id: acme2", ["differs from the file name", "rename the file"]),
+        ("max_bytes: 1MB", "max_bytes: lots", ["max_bytes"]),
+    ],
+)
+def test_mistakes_name_file_field_and_fix(registry_dirs, old, new, expected):
+    tenants, dataflows = registry_dirs
+    text = ACME.read_text()
+    assert old in text, "the test edits a line that must exist"
+    (tenants / "acme.yaml").write_text(text.replace(old, new, 1))
+    with pytest.raises(RegistryError) as err:
+        load_registry(tenants, dataflows)
+    message = str(err.value)
+    assert "acme.yaml" in message
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_columns_must_cover_the_dataflow(registry_dirs):
+    tenants, dataflows = registry_dirs
+    text = (tenants / "globex.yaml").read_text().replace("columns: [customer_id, customer_name, country, segment]",
+                                                       "columns: [customer_id, segment]")
+    (tenants / "globex.yaml").write_text(text)
+    with pytest.raises(RegistryError, match=r"lacks \['customer_name', 'country'\]"):
+        load_registry(tenants, dataflows)
+
+
+def test_invalid_yaml_and_non_mapping(registry_dirs):
+    tenants, dataflows = registry_dirs
+    (tenants / "acme.yaml").write_text("tenant_id: [unclosed")
+    (tenants / "globex.yaml").write_text("- just\n- a list\n")
+    with pytest.raises(RegistryError) as err:
+        load_registry(tenants, dataflows)
+    assert "acme.yaml: not valid YAML" in str(err.value)
+    assert "globex.yaml: expected a mapping" in str(err.value)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("2h", 7200), ("1d", 86400), (45, 45)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text).total_seconds() == seconds
