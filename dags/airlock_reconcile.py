@@ -27,9 +27,9 @@ with DAG(
 ):
 
     @task(outlets=[snapshot_asset(flow) for flow in dataflows.values()])
-    def sweep(outlet_events=None) -> dict:
+    def sweep(outlet_events=None, dag=None, run_id=None) -> dict:
         from airlock import tasks
 
-        return tasks.reconcile(outlet_events)
+        return tasks.reconcile(outlet_events, owner=f"{dag.dag_id}/{run_id}")
 
     sweep()

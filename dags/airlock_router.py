@@ -25,9 +25,9 @@ with DAG(
 ):
 
     @task(outlets=[snapshot_asset(flow) for flow in dataflows.values()])
-    def route(triggering_asset_events=None, outlet_events=None) -> dict:
+    def route(triggering_asset_events=None, outlet_events=None, dag=None, run_id=None) -> dict:
         from airlock import tasks
 
-        return tasks.route(triggering_asset_events, outlet_events)
+        return tasks.route(triggering_asset_events, outlet_events, owner=f"{dag.dag_id}/{run_id}")
 
     route()

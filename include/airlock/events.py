@@ -101,9 +101,7 @@ def _from_document(doc: Any, body: Any, depth: int = 0) -> ParsedEvents:
             return ParsedEvents(hints=[ObjectHint(detail["bucket"]["name"], detail["object"]["key"])])
         except (KeyError, TypeError):
             return _reject("malformed_record", "EventBridge detail lacks bucket.name or object.key", body)
-    return _reject(
-        "unknown_message", "neither an S3 notification, an SNS envelope nor an EventBridge event", body
-    )
+    return _reject("unknown_message", "neither an S3 notification, an SNS envelope nor an EventBridge event", body)
 
 
 def parse_body(body: str | bytes | Mapping[str, Any], depth: int = 0) -> ParsedEvents:

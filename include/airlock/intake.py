@@ -68,11 +68,14 @@ class Intake:
         *,
         snapshot_grace: timedelta = timedelta(minutes=5),
         now: datetime | None = None,
+        owner: str | None = None,
     ) -> None:
+        """`owner` names the task run doing the work (`<dag_id>/<run_id>`): see `_after_claim`."""
         self.registry = registry
         self.landing, self.raw, self.quarantine_store = landing, raw, quarantine_store
         self.snapshot_grace = snapshot_grace
         self._now = now
+        self.owner = owner
 
     def now(self) -> datetime:
         return self._now or datetime.now(UTC)
@@ -84,9 +87,7 @@ class Intake:
         wanted: set[BatchRef] = set()
         for hint in dict.fromkeys(hints):
             if bucket is not None and hint.bucket != bucket:
-                log.warning(
-                    "ignoring a notification for bucket %r: the landing bucket is %r", hint.bucket, bucket
-                )
+                log.warning("ignoring a notification for bucket %r: the landing bucket is %r", hint.bucket, bucket)
                 continue
             info = self.landing.head(hint.key) if "\x00" not in hint.key else None
             if info is None:
@@ -103,9 +104,7 @@ class Intake:
             wanted.add(ref)
             metrics.incr("files.arrived", tags=ref.tags())
         for tenant, dataflow in sorted({(r.tenant_id, r.dataflow) for r in wanted}):
-            self._evaluate_listing(
-                self.landing.list(f"{tenant}/{dataflow}/"), report, only=wanted, recover=False
-            )
+            self._evaluate_listing(self.landing.list(f"{tenant}/{dataflow}/"), report, only=wanted, recover=False)
         return report
 
     def sweep(self, tenant_ids: Iterable[str] | None = None) -> IntakeReport:
@@ -155,7 +154,7 @@ class Intake:
         files = BatchFiles(batch, good, [])
         if missing := files.missing_tables(contract.required_tables):
             return self._waiting(files, missing, outcome)
-        snap = take_snapshot(files, facts, self.landing, self.raw, now=self.now())
+        snap = take_snapshot(files, facts, self.landing, self.raw, now=self.now(), owner=self.owner)
         outcome.snapshot = snap
         if snap.created:
             outcome.state, outcome.emit = "snapshotted", True
@@ -173,12 +172,19 @@ class Intake:
         return outcome
 
     def _after_claim(self, files: BatchFiles, claim: dict, *, recover: bool) -> Outcome | None:
-        """A batch already claimed: quarantine late extras; maybe recover a lost emission."""
+        """A batch already claimed: quarantine late extras; maybe recover a lost emission.
+
+        An emission is lost when the task that committed the snapshot dies before Airflow records
+        its outlet events. Two ways back: a retry of that same task run (its owner name is in the
+        claim and the manifest) resumes or re-emits at once; anyone else waits for the grace period
+        and re-emits only if no processing run has started.
+        """
         batch = files.batch
         manifest = read_json(self.raw, manifest_key(batch, claim["snapshot_ts"]))
         age = self.now() - datetime.fromisoformat(claim["created_at"])
+        ours = self.owner is not None
         if manifest is None:
-            if recover and age > self.snapshot_grace:
+            if (ours and claim.get("claimed_by") == self.owner) or (recover and age > self.snapshot_grace):
                 log.warning(
                     "snapshot of %s was claimed %s ago but never committed: resuming",
                     batch.partition_key,
@@ -202,9 +208,14 @@ class Intake:
             if a.key not in snapshotted or a.info.last_modified > created
         ]
         self._quarantine_all([*files.rejections, *late], outcome)
-        if recover and age > self.snapshot_grace and not self._processing_started(batch):
+        retry = ours and manifest.get("committed_by") == self.owner
+        if (retry or (recover and age > self.snapshot_grace)) and not self._processing_started(batch):
             outcome.state, outcome.emit = "re_emitted", True
-            outcome.detail = f"snapshotted {age} ago and never picked up: emitting again"
+            outcome.detail = (
+                "committed by an earlier try of this run: emitting again"
+                if retry
+                else f"snapshotted {age} ago and never picked up: emitting again"
+            )
             log.warning("batch %s: %s", batch.partition_key, outcome.detail)
         return outcome
 

@@ -299,8 +299,9 @@ def _local_operator_class() -> type:
             if proc.returncode != 0:
                 from airflow.exceptions import AirflowException
 
-                tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-                raise AirflowException(f"heavy step failed (exit {proc.returncode}): {tail}")
+                lines = proc.stderr.strip().splitlines() or ["(no output)"]
+                # The exception line first: it is what the task's failure summary shows.
+                raise AirflowException(f"heavy step failed (exit {proc.returncode}): {lines[-1]}")
 
     _LocalVenvOperator.__name__ = "LocalVenvOperator"
     _LocalVenvOperator.__qualname__ = "LocalVenvOperator"

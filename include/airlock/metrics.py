@@ -63,6 +63,21 @@ def full_name(name: str) -> str:
     return f"{PREFIX}.{name}"
 
 
+def default_address(environ: Mapping[str, str] | None = None) -> str | None:
+    """AIRLOCK_STATSD_ADDRESS; else Airflow's own StatsD target when Airflow's StatsD is on.
+
+    Why the fallback: on Astro the platform sets AIRFLOW__METRICS__STATSD_HOST/PORT to its
+    Datadog agent, and the kit's metrics belong next to Airflow's.
+    """
+    env = os.environ if environ is None else environ
+    if address := env.get("AIRLOCK_STATSD_ADDRESS"):
+        return address
+    if env.get("AIRFLOW__METRICS__STATSD_ON", "").lower() in ("true", "1"):
+        host = env.get("AIRFLOW__METRICS__STATSD_HOST", "localhost")
+        return f"{host}:{env.get('AIRFLOW__METRICS__STATSD_PORT', '8125')}"
+    return None
+
+
 def _clean(value: object) -> str:
     return _UNSAFE_TAG.sub("_", str(value))
 
@@ -71,7 +86,7 @@ class Metrics:
     """A tiny DogStatsD client: no dependency, one UDP socket, never raises."""
 
     def __init__(self, address: str | None = None, env: str | None = None) -> None:
-        self.address = address if address is not None else os.environ.get("AIRLOCK_STATSD_ADDRESS")
+        self.address = address if address is not None else default_address()
         self.env = env or os.environ.get("AIRLOCK_ENV", "local")
         self._sock: socket.socket | None = None
 

@@ -61,9 +61,7 @@ def parse_partition_key(key: str | None, dataflow: str, registry: Registry) -> B
     return BatchRef(tenant_id, dataflow, batch_id)
 
 
-def plan_run(
-    key: str | None, dataflow: str, registry: Registry, raw: Storage, run_id: str, dag_id: str
-) -> RunPlan:
+def plan_run(key: str | None, dataflow: str, registry: Registry, raw: Storage, run_id: str, dag_id: str) -> RunPlan:
     """Verify the key against the committed snapshot and claim the batch for this run."""
     batch = parse_partition_key(key, dataflow, registry)
     claim = read_claim(raw, batch)

@@ -12,6 +12,7 @@ import logging
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from airlock.errors import StorageError
 from airlock.landing import Reason, Rejection
 from airlock.metrics import metrics
 from airlock.storage import Storage
@@ -45,10 +46,13 @@ def quarantine(rejection: Rejection, landing: Storage, store: Storage) -> str:
         "landed_at": rejection.info.last_modified.isoformat(),
         "quarantined_at": datetime.now(UTC).isoformat(),
     }
-    if landing.head(rejection.key) is None:
-        log.info("%s already moved to quarantine (%s)", rejection.key, dest)
+    try:
+        store.copy_from(landing, rejection.key, dest)
+    except StorageError:
+        if landing.head(rejection.key) is not None:
+            raise
+        log.info("%s was already moved to quarantine (%s) by a concurrent run", rejection.key, dest)
         return dest
-    store.copy_from(landing, rejection.key, dest)
     store.write_bytes(f"{dest}.reason.json", json.dumps(record, indent=2).encode())
     landing.delete(rejection.key)
     metrics.incr(

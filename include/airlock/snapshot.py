@@ -60,13 +60,14 @@ def read_manifest(raw: Storage, batch: BatchRef) -> dict[str, Any] | None:
     return read_json(raw, manifest_key(batch, claim["snapshot_ts"])) if claim else None
 
 
-def _claim(raw: Storage, batch: BatchRef, now: datetime) -> dict[str, Any]:
+def _claim(raw: Storage, batch: BatchRef, now: datetime, owner: str | None) -> dict[str, Any]:
     claim = {
         "tenant_id": batch.tenant_id,
         "dataflow": batch.dataflow,
         "batch_id": batch.batch_id,
         "snapshot_ts": snapshot_ts(now),
         "created_at": now.isoformat(),
+        "claimed_by": owner,
     }
     if write_json(raw, marker_key(batch, SNAPSHOT_MARKER), claim, if_absent=True):
         return claim
@@ -97,11 +98,17 @@ def take_snapshot(
     *,
     kms_key_id: str | None = None,
     now: datetime | None = None,
+    owner: str | None = None,
 ) -> Snapshot:
-    """Copy a complete, validated batch under the raw root; a repeat is a no-op."""
+    """Copy a complete, validated batch under the raw root; a repeat is a no-op.
+
+    `owner` (`<dag_id>/<run_id>`) is recorded in the claim and the manifest, so that a retry of
+    the task that committed a snapshot knows its earlier try may have died before its event was
+    recorded, and emits it again.
+    """
     now = now or datetime.now(UTC)
     batch = files.batch
-    claim = _claim(raw, batch, now)
+    claim = _claim(raw, batch, now, owner)
     ts = claim["snapshot_ts"]
     existing = read_json(raw, manifest_key(batch, ts))
     if existing is not None:
@@ -117,6 +124,7 @@ def take_snapshot(
         "batch_id": batch.batch_id,
         "snapshot_ts": ts,
         "created_at": now.isoformat(),
+        "committed_by": owner,
         "first_arrival": files.first_arrival.isoformat() if files.first_arrival else None,
         "last_arrival": files.last_arrival.isoformat() if files.last_arrival else None,
         "files": entries,

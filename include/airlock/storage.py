@@ -62,9 +62,7 @@ class Storage(ABC):
         """A readable binary stream; the caller closes it."""
 
     @abstractmethod
-    def write_bytes(
-        self, key: str, data: bytes, *, if_absent: bool = False, kms_key_id: str | None = None
-    ) -> bool:
+    def write_bytes(self, key: str, data: bytes, *, if_absent: bool = False, kms_key_id: str | None = None) -> bool:
         """Write an object. With if_absent, return False (and write nothing) if it already exists."""
 
     @abstractmethod
@@ -130,9 +128,7 @@ class LocalStorage(Storage):
         except FileNotFoundError:
             raise StorageError(f"{self.url}: no object {key!r}") from None
 
-    def write_bytes(
-        self, key: str, data: bytes, *, if_absent: bool = False, kms_key_id: str | None = None
-    ) -> bool:
+    def write_bytes(self, key: str, data: bytes, *, if_absent: bool = False, kms_key_id: str | None = None) -> bool:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
@@ -204,9 +200,7 @@ class S3Storage(Storage):
     def _encryption(self, kms_key_id: str | None) -> dict[str, str]:
         return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
 
-    def write_bytes(
-        self, key: str, data: bytes, *, if_absent: bool = False, kms_key_id: str | None = None
-    ) -> bool:
+    def write_bytes(self, key: str, data: bytes, *, if_absent: bool = False, kms_key_id: str | None = None) -> bool:
         from botocore.exceptions import ClientError
 
         extra = {"IfNoneMatch": "*"} if if_absent else {}
@@ -225,13 +219,18 @@ class S3Storage(Storage):
         if not isinstance(src, S3Storage):
             super().copy_from(src, src_key, dst_key, kms_key_id=kms_key_id)
             return
+        from botocore.exceptions import ClientError
+
         # Managed copy: server-side, multipart above 8 MB, so large files never pass through Airflow.
-        self.client.copy(
-            {"Bucket": src.bucket, "Key": src._full(src_key)},
-            self.bucket,
-            self._full(dst_key),
-            ExtraArgs=self._encryption(kms_key_id) or None,
-        )
+        try:
+            self.client.copy(
+                {"Bucket": src.bucket, "Key": src._full(src_key)},
+                self.bucket,
+                self._full(dst_key),
+                ExtraArgs=self._encryption(kms_key_id) or None,
+            )
+        except ClientError as exc:
+            raise StorageError(f"cannot copy {src.url}{src_key} to {self.url}{dst_key}: {exc}") from None
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._full(key))
@@ -245,9 +244,7 @@ def read_json(store: Storage, key: str) -> dict[str, Any] | None:
 
 
 def write_json(store: Storage, key: str, doc: dict[str, Any], *, if_absent: bool = False) -> bool:
-    return store.write_bytes(
-        key, json.dumps(doc, indent=2, sort_keys=True, default=str).encode(), if_absent=if_absent
-    )
+    return store.write_bytes(key, json.dumps(doc, indent=2, sort_keys=True, default=str).encode(), if_absent=if_absent)
 
 
 def open_storage(url: str, client: Any = None) -> Storage:
@@ -258,7 +255,5 @@ def open_storage(url: str, client: Any = None) -> Storage:
             raise StorageError(f"{url!r}: no bucket name. Fix: write s3://<bucket>[/prefix].")
         return S3Storage(bucket, prefix, client)
     if "://" in url and not url.startswith("file://"):
-        raise StorageError(
-            f"{url!r}: unsupported scheme. Fix: use s3://bucket/prefix or a local folder path."
-        )
+        raise StorageError(f"{url!r}: unsupported scheme. Fix: use s3://bucket/prefix or a local folder path.")
     return LocalStorage(Path(url.removeprefix("file://")))

@@ -31,13 +31,14 @@ def _registry(settings: Settings) -> Registry:
     return load_registry(settings.tenants_dir, settings.dataflows_dir)
 
 
-def _intake(settings: Settings, registry: Registry) -> Intake:
+def _intake(settings: Settings, registry: Registry, owner: str) -> Intake:
     return Intake(
         registry,
         open_storage(settings.landing_url),
         open_storage(settings.raw_url),
         open_storage(settings.quarantine_url),
         snapshot_grace=settings.snapshot_grace,
+        owner=owner,
     )
 
 
@@ -56,11 +57,14 @@ def _summary(report: IntakeReport, **extra: Any) -> dict[str, Any]:
     return {"emitted": report.partition_keys, "quarantined": report.quarantined, "batch_states": states, **extra}
 
 
-def route(triggering_asset_events: Any, outlet_events: Any) -> dict[str, Any]:
-    """Router: turn the SQS hints behind this run into snapshots and processing events."""
+def route(triggering_asset_events: Any, outlet_events: Any, owner: str) -> dict[str, Any]:
+    """Router: turn the SQS hints behind this run into snapshots and processing events.
+
+    `owner` is `<dag_id>/<run_id>`: a retry of this task re-emits what an earlier try committed.
+    """
     settings = load_settings()
     registry = _registry(settings)
-    intake = _intake(settings, registry)
+    intake = _intake(settings, registry, owner)
     extras = [event.extra for events in triggering_asset_events.values() for event in events]
     parsed = parse_trigger_extras(extras)
     if parsed.hints:
@@ -79,11 +83,11 @@ def route(triggering_asset_events: Any, outlet_events: Any) -> dict[str, Any]:
     )
 
 
-def reconcile(outlet_events: Any) -> dict[str, Any]:
+def reconcile(outlet_events: Any, owner: str) -> dict[str, Any]:
     """Reconcile sweep: the landing zone is the truth, so catch whatever hints were lost."""
     settings = load_settings()
     registry = _registry(settings)
-    report = _intake(settings, registry).sweep(sorted(registry.tenants))
+    report = _intake(settings, registry, owner).sweep(sorted(registry.tenants))
     _emit(report, registry, outlet_events)
     late = [o.batch.partition_key for o in report.outcomes if o.state == "late"]
     return _summary(report, late=late)

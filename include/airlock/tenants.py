@@ -199,9 +199,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path}: not valid YAML ({exc}). Fix: check indentation and quoting.") from None
     if not isinstance(data, dict):
-        raise RegistryError(
-            f"{path}: expected a mapping at the top level. Fix: see include/tenants/acme.yaml."
-        )
+        raise RegistryError(f"{path}: expected a mapping at the top level. Fix: see include/tenants/acme.yaml.")
     return data
 
 

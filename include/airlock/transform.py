@@ -297,7 +297,8 @@ def dbt_task_group(
         load_method=LoadMode.DBT_MANIFEST,
         select=[f"tag:{dataflow.dbt_tag}"],
         exclude=["tag:samples"],
-        test_behavior=TestBehavior.BUILD,
+        # WATCHER's producer already runs one `dbt build` (tests included) and has no per-node build operator.
+        test_behavior=TestBehavior.NONE if runtime.mode == "watcher" else TestBehavior.BUILD,
         emit_datasets=False,
         invocation_mode=InvocationMode.SUBPROCESS,  # dbt is not importable here: it has its own venv
         dbt_executable_path=runtime.dbt_executable,

@@ -87,9 +87,7 @@ def _check_csv(text: io.TextIOBase, columns: list[str]) -> int:
         if not row:
             continue
         if len(row) != len(header):
-            raise _Bad(
-                Reason.WRONG_FORMAT, f"line {number} has {len(row)} fields, the header has {len(header)}"
-            )
+            raise _Bad(Reason.WRONG_FORMAT, f"line {number} has {len(row)} fields, the header has {len(header)}")
         rows += 1
     return rows
 
@@ -127,9 +125,7 @@ def check_file(stream: BinaryIO, contract: FileContract, columns: list[str]) -> 
             return FileProblem(Reason.EMPTY, "the file has zero bytes")
         return bad.problem
     except _Oversize:
-        return FileProblem(
-            Reason.OVERSIZE, f"larger than the contract's max_bytes ({int(contract.max_bytes)})"
-        )
+        return FileProblem(Reason.OVERSIZE, f"larger than the contract's max_bytes ({int(contract.max_bytes)})")
     except csv.Error as exc:
         return FileProblem(Reason.WRONG_FORMAT, f"not parseable as csv: {exc}")
     return FileFacts(size=hashing.size, sha256=hashing.digest.hexdigest(), rows=rows)

@@ -103,10 +103,11 @@ def test_check_alive_names_the_dead_process_and_quotes_its_log(tmp_path: Path) -
 # A parent that supervises STUBBORN, as `airlock dev` would, and then waits to be signalled.
 PARENT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from airlock.devstack.processes import Supervisor
-    with Supervisor(Path(sys.argv[1]), log=print) as sup:
+    fast = ((signal.SIGINT, 0.5), (signal.SIGTERM, 0.5), (signal.SIGKILL, 3.0))
+    with Supervisor(Path(sys.argv[1]), log=print, escalation=fast) as sup:
         sup.start("stubborn", [sys.executable, "-c", sys.argv[2]])
         print("started", flush=True)
         time.sleep(600)
@@ -134,10 +135,9 @@ def _start_parent(state_dir: Path) -> tuple[subprocess.Popen[str], list[int]]:
 def test_sigterm_to_the_parent_stops_the_children(tmp_path: Path) -> None:
     parent, pids = _start_parent(tmp_path)
     parent.send_signal(signal.SIGTERM)
-    # The default escalation (10 s SIGINT, 5 s SIGTERM) applies: STUBBORN needs the SIGKILL.
-    parent.wait(40)
+    parent.wait(20)
     out = parent.stdout.read() if parent.stdout else ""
-    assert "stopped stubborn" in out
+    assert "stopped stubborn (4 proc, SIGKILL)" in out
     assert _alive(pids) == []
 
 
@@ -148,7 +148,7 @@ def test_reap_stale_cleans_up_after_a_parent_killed_with_sigkill(tmp_path: Path)
     parent.kill()
     parent.wait(10)
     assert _alive(pids[:1]) == pids[:1]  # the crash left the children behind
-    report = reap_stale(tmp_path, log=lambda _msg: None)
+    report = reap_stale(tmp_path, log=None, escalation=FAST)
     assert report.survivors == []
     assert _alive(pids) == []
     assert not (tmp_path / PIDFILE).exists()

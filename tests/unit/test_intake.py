@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from airlock.events import ObjectHint
 from airlock.intake import Intake
 from airlock.landing import BatchRef
-from airlock.snapshot import MANIFEST, SNAPSHOT_MARKER, RUN_MARKER, read_manifest
+from airlock.snapshot import MANIFEST, RUN_MARKER, SNAPSHOT_MARKER, read_manifest
 from airlock.storage import write_json
 
 from ..conftest import CUSTOMERS_CSV, ORDERS_CSV
@@ -110,8 +110,13 @@ def test_crash_after_claim_resumes_into_the_same_snapshot(registry, zone):
     for key, data in KEYS.items():
         zone.put(key, data)
     old = datetime.now(UTC) - timedelta(hours=1)
-    claim = {"tenant_id": "acme", "dataflow": "orders", "batch_id": "20261120", "snapshot_ts": "20261120T000000000000Z",
-             "created_at": old.isoformat()}
+    claim = {
+        "tenant_id": "acme",
+        "dataflow": "orders",
+        "batch_id": "20261120",
+        "snapshot_ts": "20261120T000000000000Z",
+        "created_at": old.isoformat(),
+    }
     write_json(zone.raw, BATCH.raw_prefix + SNAPSHOT_MARKER, claim)  # a crashed snapshotter left only its claim
     assert intake(registry, zone).handle_hints(hints(*KEYS)).outcomes[0].state == "snapshot_in_progress"
     report = intake(registry, zone).sweep()  # the sweep recovers claims older than the grace period
@@ -143,11 +148,47 @@ def test_every_landed_file_is_snapshotted_or_quarantined(registry, zone):
     for key, data in files.items():
         zone.put(key, data)
     intake(registry, zone).sweep()
-    snapshotted = {f["landing_key"] for b in (BATCH, BatchRef("globex", "orders", "b1"))
-                   for f in read_manifest(zone.raw, b)["files"]}
-    quarantined = {json.loads(zone.quarantine.read_bytes(o.key))["original_key"]
-                   for o in zone.quarantine.list() if o.key.endswith(".reason.json")}
+    snapshotted = {
+        f["landing_key"]
+        for b in (BATCH, BatchRef("globex", "orders", "b1"))
+        for f in read_manifest(zone.raw, b)["files"]
+    }
+    quarantined = {
+        json.loads(zone.quarantine.read_bytes(o.key))["original_key"]
+        for o in zone.quarantine.list()
+        if o.key.endswith(".reason.json")
+    }
     waiting = {o.key for o in zone.landing.list()} - snapshotted
     assert snapshotted | quarantined | waiting == set(files)
     assert waiting == {"acme/orders/20261121/orders.csv"}
     assert not snapshotted & quarantined
+
+
+def test_a_retry_of_the_committing_run_emits_again_at_once(registry, zone):
+    for key, data in KEYS.items():
+        zone.put(key, data)
+    first_try = Intake(registry, zone.landing, zone.raw, zone.quarantine, owner="airlock_router/run1")
+    assert first_try.handle_hints(hints(*KEYS)).partition_keys == ["acme|20261120"]
+    # the try died before Airflow recorded its events; its retry has the same owner
+    retry = Intake(registry, zone.landing, zone.raw, zone.quarantine, owner="airlock_router/run1")
+    assert retry.handle_hints(hints(*KEYS)).partition_keys == ["acme|20261120"]
+    other = Intake(registry, zone.landing, zone.raw, zone.quarantine, owner="airlock_router/run2")
+    assert other.handle_hints(hints(*KEYS)).partition_keys == []  # another run must not duplicate it
+
+
+def test_a_retry_resumes_its_own_half_made_snapshot(registry, zone):
+    for key, data in KEYS.items():
+        zone.put(key, data)
+    claim = {
+        "tenant_id": "acme",
+        "dataflow": "orders",
+        "batch_id": "20261120",
+        "snapshot_ts": "20261121T000000000000Z",
+        "created_at": datetime.now(UTC).isoformat(),
+        "claimed_by": "airlock_router/run1",
+    }
+    write_json(zone.raw, BATCH.raw_prefix + SNAPSHOT_MARKER, claim)
+    other = Intake(registry, zone.landing, zone.raw, zone.quarantine, owner="airlock_router/run2")
+    assert other.handle_hints(hints(*KEYS)).outcomes[0].state == "snapshot_in_progress"
+    retry = Intake(registry, zone.landing, zone.raw, zone.quarantine, owner="airlock_router/run1")
+    assert retry.handle_hints(hints(*KEYS)).partition_keys == ["acme|20261120"]

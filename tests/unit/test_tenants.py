@@ -39,7 +39,7 @@ ACME = Path(__file__).resolve().parents[2] / "include" / "tenants" / "acme.yaml"
         ("name: Acme Retail\n", "", ["name: Field required", "Fix: add this field"]),
         ("isolation_tier: standard", "isolation_tier: standard\ncolour: red", ["colour", "Fix: remove it"]),
         ("tenant_id: acme", "tenant_id: Acme!", ["tenant_id", "lowercase letters"]),
-        ("  inventory:\n", "  shipping:\n", ["dataflows.shipping: no such dataflow", "include/dataflows/shipping.yaml"]),
+        ("  inventory:\n", "  shipping:\n", ["dataflows.shipping: no such dataflow", "dataflows/shipping.yaml"]),
         ("- table: refunds", "- table: returns", ["'returns' is not a table of orders"]),
         ("deadline: 30m", "deadline: soon", ["deadline", "90s, 30m, 2h or 1d"]),
         ("key_pattern: '^(?P<batch_id>", "key_pattern: '^(?P<batch>", ["key_pattern", "named groups"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +37,26 @@ def register(subparsers: Any) -> None:
     )
     mwaa.add_argument("--env", required=True, help="environment name: infra/terraform/envs/<env>")
     mwaa.add_argument("--bucket", default=None, help="source bucket name (skips reading Terraform outputs)")
-    mwaa.add_argument("--environment-name", default=None,
-                      help="MWAA environment name for the printed update command "
-                      "(default: Terraform output `mwaa_environment_name`)")
+    mwaa.add_argument(
+        "--environment-name",
+        default=None,
+        help="MWAA environment name for the printed update command (default: Terraform output `mwaa_environment_name`)",
+    )
     mwaa.add_argument("--package", type=Path, default=None, help=f"package folder (default: <project>/{DEFAULT_OUT})")
     mwaa.add_argument("--prefix", default="", help="key prefix inside the bucket (default: the bucket root)")
     mwaa.add_argument("--endpoint-url", default=None, help="S3 endpoint (a local AWS endpoint in tests)")
     mwaa.add_argument("--region", default=None, help="AWS region (default: boto3's configuration)")
     mwaa.add_argument("--json", action="store_true", help="print the objects and versions as JSON")
-    mwaa.add_argument("--project", type=Path, default=None, help="project root (default: AIRLOCK_HOME or this checkout)")
+    mwaa.add_argument(
+        "--json-out",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the objects and versions as JSON to PATH (for a CI step)",
+    )
+    mwaa.add_argument(
+        "--project", type=Path, default=None, help="project root (default: AIRLOCK_HOME or this checkout)"
+    )
     mwaa.set_defaults(func=run_mwaa)
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)
 
@@ -66,11 +78,15 @@ def run_mwaa(args: argparse.Namespace) -> int:
         environment = environment or tf_environment
     print(f"==> uploading {package} to s3://{bucket}/{args.prefix} (env {args.env})", flush=True)
     s3 = boto3.client("s3", endpoint_url=args.endpoint_url, region_name=args.region)
-    objects = upload_package(s3, package, bucket, prefix=args.prefix,
-                             progress=lambda message: print(f"    {message}", flush=True))
+    objects = upload_package(
+        s3, package, bucket, prefix=args.prefix, progress=lambda message: print(f"    {message}", flush=True)
+    )
     changed = [o for o in objects if o.changed]
+    report = json.dumps({"bucket": bucket, "prefix": args.prefix, "objects": [asdict(o) for o in objects]}, indent=2)
+    if args.json_out:
+        args.json_out.write_text(report + "\n", encoding="utf-8")
     if args.json:
-        print(json.dumps({"bucket": bucket, "objects": [o.__dict__ for o in objects]}, indent=2))
+        print(report)
         return 0
     print(f"==> {len(changed)} of {len(objects)} objects uploaded, {len(objects) - len(changed)} unchanged")
     pinned = [o for o in objects if o.key.rsplit("/", 1)[-1] in VERSIONED]

@@ -34,19 +34,41 @@ def register(subparsers: Any) -> None:
         "which exports AIRLOCK_* and creates the dbt virtualenv; plugins.zip only when plugins/ has files. "
         "Upload it with `airlock deploy mwaa`.",
     )
-    mwaa.add_argument("--airflow-version", required=True, metavar="X.Y.Z",
-                      help="the environment's Airflow version (MWAA --airflow-version), e.g. 3.3.1")
-    mwaa.add_argument("--python-version", metavar="X.Y", default=None,
-                      help="MWAA's Python for that version (default: 3.12 for Airflow 3)")
-    mwaa.add_argument("--out", type=Path, default=None,
-                      help=f"output folder, emptied first (default: <project>/{DEFAULT_OUT})")
+    mwaa.add_argument(
+        "--airflow-version",
+        required=True,
+        metavar="X.Y.Z",
+        help="the environment's Airflow version (MWAA --airflow-version), e.g. 3.3.1",
+    )
+    mwaa.add_argument(
+        "--python-version",
+        metavar="X.Y",
+        default=None,
+        help="MWAA's Python for that version (default: 3.12 for Airflow 3)",
+    )
+    mwaa.add_argument(
+        "--out", type=Path, default=None, help=f"output folder, emptied first (default: <project>/{DEFAULT_OUT})"
+    )
     mwaa.add_argument("--zip", action="store_true", help="also write <out>.zip (a CI artifact)")
-    mwaa.add_argument("--constraints-file", type=Path, default=None, metavar="PATH",
-                      help="ship this constraints file inside dags/ (the kit's pins win) instead of the "
-                      "official URL: MWAA's fix when a pinned provider is newer than the release's constraints")
-    mwaa.add_argument("--set", dest="settings", action="append", default=[], metavar="AIRLOCK_X=VALUE",
-                      help="export this setting from startup.sh (repeatable), e.g. AIRLOCK_ENV=prod")
-    mwaa.add_argument("--project", type=Path, default=None, help="project root (default: AIRLOCK_HOME or this checkout)")
+    mwaa.add_argument(
+        "--constraints-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="ship this constraints file inside dags/ (the kit's pins win) instead of the "
+        "official URL: MWAA's fix when a pinned provider is newer than the release's constraints",
+    )
+    mwaa.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="AIRLOCK_X=VALUE",
+        help="export this setting from startup.sh (repeatable), e.g. AIRLOCK_ENV=prod",
+    )
+    mwaa.add_argument(
+        "--project", type=Path, default=None, help="project root (default: AIRLOCK_HOME or this checkout)"
+    )
     mwaa.add_argument("--json", action="store_true", help="print the build summary as JSON")
     mwaa.set_defaults(func=run_mwaa)
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)
@@ -72,8 +94,13 @@ def run_mwaa(args: argparse.Namespace) -> int:
         raise ConfigError(f"--constraints-file {args.constraints_file}: not found.")
     print(f"==> packaging {project} for MWAA (Airflow {args.airflow_version}) into {out}")
     package = build_mwaa_package(
-        project, out, args.airflow_version, python_version=args.python_version,
-        constraints_file=args.constraints_file, settings=parse_settings(args.settings), make_zip=args.zip,
+        project,
+        out,
+        args.airflow_version,
+        python_version=args.python_version,
+        constraints_file=args.constraints_file,
+        settings=parse_settings(args.settings),
+        make_zip=args.zip,
         progress=lambda message: print(f"    {message}", flush=True),
     )
     if args.json:

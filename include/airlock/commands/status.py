@@ -1,4 +1,4 @@
-"""`airlock status`: the last batch of every tenant × dataflow and its state, as a table or JSON."""
+"""`airlock status`: the last batch of every tenant x dataflow and its state, as a table or JSON."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from airlock.observability.status import STATES, default_airflow_url, render_tab
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "status",
-        help="last batch per tenant × dataflow: waiting, late, quarantined, snapshotted, processing, done, failed",
+        help="last batch per tenant x dataflow: waiting, late, quarantined, snapshotted, processing, done, failed",
         description="Read the landing, raw and quarantine markers (one listing each) and print, for every "
-        "tenant × dataflow, its newest batch, its state, its age and the link to its processing run.",
+        "tenant x dataflow, its newest batch, its state, its age and the link to its processing run.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--tenant", action="append", metavar="ID", help="only this tenant (repeatable)")

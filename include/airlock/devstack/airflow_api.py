@@ -22,7 +22,8 @@ class AirflowApiError(AirlockError):
 class AirflowApi:
     """Thin wrapper over /api/v2: each method is one endpoint, returning the decoded JSON."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 30.0, attempts: int = 3) -> None:
+        self.attempts = attempts
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=f"{self.base_url}/api/v2", timeout=timeout)
 
@@ -36,10 +37,16 @@ class AirflowApi:
         self.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise AirflowApiError(f"{method} {self.base_url}/api/v2{path}: {exc}") from None
+        # A busy 2-core machine can stall the API server for a while: retry transport errors
+        # (timeouts, resets); every call this client makes is safe to repeat.
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self._http.request(method, path, **kwargs)
+                break
+            except httpx.TransportError as exc:
+                if attempt == self.attempts:
+                    raise AirflowApiError(f"{method} {self.base_url}/api/v2{path}: {exc}") from None
+                time.sleep(attempt)
         if response.status_code >= 400:
             raise AirflowApiError(
                 f"{method} {self.base_url}/api/v2{path}: HTTP {response.status_code}: {response.text[:500]}"
@@ -47,9 +54,18 @@ class AirflowApi:
         return response.json() if response.content else None
 
     # -- monitoring ---------------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
+    def health(self, *, timeout: float | None = None) -> dict[str, Any]:
         """GET /monitor/health: metadatabase, scheduler, triggerer, dag_processor, each with a status."""
-        return self._request("GET", "/monitor/health")
+        return self._request("GET", "/monitor/health", **({"timeout": timeout} if timeout else {}))
+
+    def openapi(self) -> dict[str, Any]:
+        """The server's own OpenAPI document: the authority on the field names used here."""
+        try:
+            response = self._http.get(f"{self.base_url}/openapi.json")
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise AirflowApiError(f"GET {self.base_url}/openapi.json: {exc}") from None
+        return response.json()
 
     def import_errors(self) -> list[dict[str, Any]]:
         """GET /importErrors: each with filename, bundle_name, stack_trace, timestamp."""
@@ -76,16 +92,28 @@ class AirflowApi:
 
     # -- DAG runs -----------------------------------------------------------------------------------
     def dag_runs(
-        self, dag_id: str = "~", *, limit: int = 100, state: str | None = None
+        self,
+        dag_id: str = "~",
+        *,
+        limit: int = 100,
+        state: str | None = None,
+        partition_key: str | None = None,
     ) -> list[dict[str, Any]]:
         """Newest first. Each has dag_run_id, state, start_date, end_date, run_type, conf, partition_key.
 
-        dag_id "~" lists the runs of every DAG.
+        dag_id "~" lists the runs of every DAG; `partition_key` is an exact match (e.g. "acme|b-1").
         """
         params: dict[str, Any] = {"limit": limit, "order_by": "-run_after"}
         if state:
             params["state"] = state
-        return self._request("GET", f"/dags/{dag_id}/dagRuns", params=params)["dag_runs"]
+        if partition_key is not None:
+            # The server's filter is ILIKE '%term%' with '|' meaning OR, so "acme|b-1" matches a superset
+            # (any key containing acme or b-1): narrow it server-side, then keep exact matches here.
+            params["partition_key_pattern"] = partition_key
+        runs = self._request("GET", f"/dags/{dag_id}/dagRuns", params=params)["dag_runs"]
+        if partition_key is not None:
+            runs = [r for r in runs if r.get("partition_key") == partition_key]
+        return runs
 
     def trigger(
         self,

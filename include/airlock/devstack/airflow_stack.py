@@ -110,9 +110,7 @@ class AirflowStack:
         self.state_dir = Path(state_dir)
         self.port = port
         self.url = f"http://localhost:{port}"
-        self.airflow_env = airflow_environment(
-            self.state_dir, port, dags_folder=dags_folder, database_url=database_url
-        )
+        self.airflow_env = airflow_environment(self.state_dir, port, dags_folder=dags_folder, database_url=database_url)
         self.env = self._process_env(env or {})
         self.api = AirflowApi(f"http://127.0.0.1:{port}")  # what we bind: skips a ::1 attempt
         self._log = log
@@ -152,7 +150,10 @@ class AirflowStack:
         return time.monotonic() - started
 
     def start(self) -> None:
-        """Start the four components (the API server first: the others' tasks talk to it)."""
+        """Start the four components (the API server first: the others' tasks talk to it).
+
+        moto (tier 0) stops last, the API server (tier 1) next to last, the rest (tier 2) first.
+        """
         if port_in_use(self.port):
             raise ProcessError(
                 f"port {self.port} is in use (another Airflow?). Stop it, or choose another with --port."
@@ -161,21 +162,24 @@ class AirflowStack:
             argv = [python(), "-m", "airflow", component]
             if component == "api-server":
                 argv += ["--port", str(self.port), "--host", "127.0.0.1"]
-            self.supervisor.start(component, argv, env=self.env)
+            # Stop order: scheduler & co. first, then the API server their tasks report to.
+            self.supervisor.start(component, argv, env=self.env, tier=1 if component == "api-server" else 2)
 
     def wait_healthy(self, timeout: float = 180.0) -> float:
         """Poll /monitor/health until every component reports healthy; print progress; return seconds."""
         started = time.monotonic()
         last_note = 0.0
         status: dict[str, str] = {}
-        while (elapsed := time.monotonic() - started) < timeout:
+        while time.monotonic() - started < timeout:
             self.supervisor.check_alive()
             try:
-                health = self.api.health()
+                # A short timeout: while the app loads, the socket accepts but does not answer.
+                health = self.api.health(timeout=2.0)
                 status = {key: (health.get(key) or {}).get("status") or "unknown" for key in HEALTH_KEYS}
             except AirflowApiError:
                 status = {"api-server": "starting"}
-            if status and all(value == "healthy" for value in status.values()) and len(status) == 4:
+            elapsed = time.monotonic() - started
+            if len(status) == len(HEALTH_KEYS) and all(value == "healthy" for value in status.values()):
                 self._log(f"[devstack] Airflow healthy after {elapsed:.1f}s")
                 return elapsed
             if elapsed - last_note >= 3:
@@ -183,9 +187,7 @@ class AirflowStack:
                 self._log(f"[devstack]   waiting for Airflow ({elapsed:.0f}s): {parts}")
                 last_note = elapsed
             time.sleep(0.5)
-        raise ProcessError(
-            f"Airflow not healthy within {timeout:.0f}s ({status}); logs in {self.supervisor.log_dir}"
-        )
+        raise ProcessError(f"Airflow not healthy within {timeout:.0f}s ({status}); logs in {self.supervisor.log_dir}")
 
     def check_import_errors(self, files: Iterable[str] | None = None) -> None:
         """Raise ImportErrorsFound with each failing file's traceback (only `files`, if given)."""

@@ -58,9 +58,7 @@ def start_moto(supervisor: Supervisor, *, port: int | None = None, timeout: floa
             return endpoint
         except httpx.HTTPError:
             time.sleep(0.1)
-    raise ProcessError(
-        f"moto server did not answer on {endpoint} within {timeout:.0f}s:\n{tail(proc.log_path)}"
-    )
+    raise ProcessError(f"moto server did not answer on {endpoint} within {timeout:.0f}s:\n{tail(proc.log_path)}")
 
 
 def client(service: str, endpoint_url: str, region: str = REGION) -> Any:
@@ -124,9 +122,7 @@ def wire_landing_zone(
     for tenant in tenants:
         name = queue_name(env_name, tenant)
         dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         url = sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sqs.set_queue_attributes(
@@ -166,9 +162,7 @@ def queue_url_template(queue_urls: dict[str, str], env_name: str) -> str:
     return template
 
 
-def aws_env(
-    endpoint_url: str, env_name: str, queue_urls: dict[str, str], *, region: str = REGION
-) -> dict[str, str]:
+def aws_env(endpoint_url: str, env_name: str, queue_urls: dict[str, str], *, region: str = REGION) -> dict[str, str]:
     """The environment for the local endpoint: AIRLOCK_* settings, AWS credentials, Airflow connection.
 
     AIRFLOW_CONN_AWS_DEFAULT carries endpoint_url and region_name in its extra: the SQS watcher

@@ -52,6 +52,7 @@ class Managed:
     log_path: Path
     argv: list[str]
     create_time: float
+    tier: int = 0
 
     @property
     def pid(self) -> int:
@@ -198,8 +199,15 @@ class Supervisor:
     `reap_stale(state_dir)` can clean up after a parent that was SIGKILLed.
     """
 
-    def __init__(self, state_dir: Path, *, log: Any = print) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        log: Any = print,
+        escalation: Sequence[tuple[signal.Signals, float]] = ESCALATION,
+    ) -> None:
         self.state_dir = Path(state_dir)
+        self.escalation = tuple(escalation)
         self.log_dir = self.state_dir / "logs"
         self.processes: list[Managed] = []
         self._log = log or (lambda _msg: None)
@@ -257,8 +265,12 @@ class Supervisor:
         *,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        tier: int = 0,
     ) -> Managed:
-        """Start `argv` in its own session; stdout and stderr go to `<state_dir>/logs/<name>.log`."""
+        """Start `argv` in its own session; stdout and stderr go to `<state_dir>/logs/<name>.log`.
+
+        `tier` orders the stop: higher tiers stop first (services before what they depend on).
+        """
         if any(p.name == name for p in self.processes):
             raise ProcessError(f"a process named {name!r} is already running under this supervisor")
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -280,7 +292,7 @@ class Supervisor:
             create_time = psutil.Process(popen.pid).create_time()
         except psutil.Error:
             create_time = time.time()
-        managed = Managed(name, popen, log_path, list(argv), create_time)
+        managed = Managed(name, popen, log_path, list(argv), create_time, tier)
         self.processes.append(managed)
         self._write_pidfile()
         return managed
@@ -291,8 +303,7 @@ class Supervisor:
             code = proc.popen.poll()
             if code is not None:
                 raise ProcessError(
-                    f"{proc.name} exited with code {code}; "
-                    f"last lines of {proc.log_path}:\n{tail(proc.log_path)}"
+                    f"{proc.name} exited with code {code}; last lines of {proc.log_path}:\n{tail(proc.log_path)}"
                 )
 
     def _write_pidfile(self) -> None:
@@ -318,8 +329,9 @@ class Supervisor:
         """Every live process of the stack: the roots, their descendants and their sessions."""
         return [proc for managed in self.processes for proc in _tree(managed.pid, managed.create_time)]
 
-    def stop(self, *, escalation: Sequence[tuple[signal.Signals, float]] = ESCALATION) -> StopReport:
+    def stop(self, *, escalation: Sequence[tuple[signal.Signals, float]] | None = None) -> StopReport:
         """Stop every process (all at once, escalating per tree) and verify none survived. Idempotent."""
+        escalation = self.escalation if escalation is None else escalation
         if self._stopped or not self.processes:
             self._stopped = True
             return StopReport()
@@ -327,16 +339,23 @@ class Supervisor:
             return self._stop(escalation)
 
     def _stop(self, escalation: Sequence[tuple[signal.Signals, float]]) -> StopReport:
-        # Snapshot first: once a root dies its orphans reparent to init and are only found by session.
-        trees = {m.name: _tree(m.pid, m.create_time) for m in self.processes}
-        report = terminate_trees(
-            trees, escalation=escalation, popens=[m.popen for m in self.processes], log=self._log
-        )
-        # A second look by session catches anything forked while we were signalling.
-        late = {m.name: _alive(_session_members(m.pid)) for m in self.processes}
-        if any(late.values()):
-            extra = terminate_trees(late, escalation=escalation, log=self._log)
-            report.survivors = extra.survivors
+        started = time.monotonic()
+        report = StopReport()
+        # Dependents first: a triggerer whose SQS endpoint vanished mid-poll hangs in its clean-up,
+        # so higher tiers stop (together) before the lower tiers they rely on.
+        for tier in sorted({m.tier for m in self.processes}, reverse=True):
+            members = [m for m in self.processes if m.tier == tier]
+            # Snapshot first: once a root dies, its orphans reparent to init and only the session finds them.
+            trees = {m.name: _tree(m.pid, m.create_time) for m in members}
+            part = terminate_trees(trees, escalation=escalation, popens=[m.popen for m in members], log=self._log)
+            # A second look by session catches anything forked while we were signalling.
+            late = {m.name: _alive(_session_members(m.pid)) for m in members}
+            if any(late.values()):
+                part.survivors = terminate_trees(late, escalation=escalation, log=self._log).survivors
+            report.stopped.update(part.stopped)
+            report.signals.update(part.signals)
+            report.survivors += part.survivors
+        report.seconds = time.monotonic() - started
         self._stopped = True
         if not report.survivors:
             (self.state_dir / PIDFILE).unlink(missing_ok=True)
@@ -353,7 +372,7 @@ def _no_interrupts(log: Any) -> Iterator[None]:
         return
 
     def patience(_signum: int, _frame: FrameType | None) -> None:
-        log("[devstack] stopping, please wait (escalates to SIGKILL within ~20 s)")
+        log("[devstack] stopping, please wait: it escalates to SIGKILL on its own")
 
     previous = {sig: signal.signal(sig, patience) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -372,7 +391,12 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def reap_stale(state_dir: Path, *, log: Any = print) -> StopReport:
+def reap_stale(
+    state_dir: Path,
+    *,
+    log: Any = print,
+    escalation: Sequence[tuple[signal.Signals, float]] = ESCALATION,
+) -> StopReport:
     """Stop the processes a previous run recorded in `<state_dir>/pids.json` and remove the file.
 
     Run before starting a stack in the same state dir: a parent killed with SIGKILL cannot stop its
@@ -380,6 +404,7 @@ def reap_stale(state_dir: Path, *, log: Any = print) -> StopReport:
     process still has the recorded start time (PIDs are reused). Raises ProcessError if the recorded
     parent is still alive: then a stack is running there now, and it is not ours to kill.
     """
+    log = log or (lambda _msg: None)
     pidfile = Path(state_dir) / PIDFILE
     try:
         record = json.loads(pidfile.read_text(encoding="utf-8"))
@@ -389,9 +414,7 @@ def reap_stale(state_dir: Path, *, log: Any = print) -> StopReport:
         pidfile.unlink(missing_ok=True)
         return StopReport()
     parent = record.get("parent", {})
-    if parent.get("pid") not in (None, os.getpid()) and _same_process(
-        parent["pid"], parent.get("create_time")
-    ):
+    if parent.get("pid") not in (None, os.getpid()) and _same_process(parent["pid"], parent.get("create_time")):
         raise ProcessError(
             f"a stack is already running from {state_dir} (parent pid {parent['pid']}). "
             "Stop it with Ctrl-C, or use another state dir."
@@ -401,7 +424,7 @@ def reap_stale(state_dir: Path, *, log: Any = print) -> StopReport:
     report = StopReport()
     if trees:
         log(f"[devstack] reaping processes left by a previous run: {', '.join(trees)}")
-        report = terminate_trees(trees, log=log)
+        report = terminate_trees(trees, escalation=escalation, log=log)
     if not report.survivors:
         pidfile.unlink(missing_ok=True)
     return report
@@ -421,6 +444,17 @@ def stack_rss(procs: Iterable[psutil.Process]) -> int:
     for proc in procs:
         try:
             total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def stack_uss(procs: Iterable[psutil.Process]) -> int:
+    """Unique memory of the given processes, in bytes: what stopping them would give back."""
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_full_info().uss
         except psutil.Error:
             continue
     return total

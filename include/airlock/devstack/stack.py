@@ -17,7 +17,7 @@ import psutil
 from airlock.devstack.airflow_api import AirflowApi
 from airlock.devstack.airflow_stack import AirflowStack
 from airlock.devstack.local_aws import client, start_moto, wire_landing_zone
-from airlock.devstack.processes import StopReport, Supervisor, reap_stale, stack_rss
+from airlock.devstack.processes import StopReport, Supervisor, reap_stale, stack_rss, stack_uss
 
 Landing = Literal["s3", "folder"]
 
@@ -38,7 +38,7 @@ class LocalStack:
         api: AirflowApi on the REST API; url: the UI;
         s3, sqs: boto3 clients on the local endpoint (None with a folder landing zone);
         endpoint_url: the local AWS endpoint (None with a folder landing zone);
-        timings: seconds per startup phase (moto, wiring, migrate, healthy, dags, total).
+        timings: seconds per startup phase (moto, wiring, migrate, start, healthy, dags, total).
     """
 
     def __init__(
@@ -97,7 +97,17 @@ class LocalStack:
         return self.supervisor.all_processes()
 
     def rss_bytes(self) -> int:
+        """Sum of the stack's resident sets (shared library pages counted once per process)."""
         return stack_rss(self.processes())
+
+    def uss_bytes(self) -> int:
+        """Sum of the stack's unique memory: a fairer figure for 'what the stack costs'."""
+        return stack_uss(self.processes())
+
+    def stop(self) -> StopReport:
+        """Stop everything now (idempotent; leaving the `with` block does the same)."""
+        self._stop()
+        return self.stop_report or StopReport()
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -116,6 +126,8 @@ class LocalStack:
         self._stop()
 
     def _stop(self) -> None:
+        if self.stop_report is not None:
+            return
         try:
             if self.airflow is not None:
                 self.airflow.api.close()
@@ -159,6 +171,7 @@ class LocalStack:
         self.airflow.migrate()
         t = self._phase("migrate", t)
         self.airflow.start()
+        t = self._phase("start", t)
         self.airflow.wait_healthy(self.healthy_timeout)
         t = self._phase("healthy", t)
         if self.fail_on_import_errors:

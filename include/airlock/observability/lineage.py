@@ -85,7 +85,9 @@ def load_manifest(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ManifestError(f"{path}: no dbt manifest. Fix: run `make manifest` (dbt parse) first.") from None
     except (OSError, ValueError) as exc:
-        raise ManifestError(f"{path}: not a readable dbt manifest ({exc}). Fix: rebuild it with `make manifest`.")
+        raise ManifestError(
+            f"{path}: not a readable dbt manifest ({exc}). Fix: rebuild it with `make manifest`."
+        ) from None
     if not isinstance(data, dict) or "nodes" not in data:
         raise ManifestError(f"{path}: no 'nodes' in it; is it a dbt manifest.json?")
     return data
@@ -103,7 +105,7 @@ def _is_mart(node: dict[str, Any]) -> bool:
 
 
 def build_lineage(registry: Registry, manifest: dict[str, Any]) -> LineageGraph:
-    """The whole graph: one path per tenant × dataflow, the dbt DAG shared, marts per tenant schema."""
+    """The whole graph: one path per tenant x dataflow, the dbt DAG shared, marts per tenant schema."""
     graph = LineageGraph()
     all_nodes = manifest.get("nodes") or {}
     models = {uid: n for uid, n in all_nodes.items() if n.get("resource_type") == "model"}
@@ -144,8 +146,11 @@ def build_lineage(registry: Registry, manifest: dict[str, Any]) -> LineageGraph:
                 if graph.nodes[uid].kind != "mart":
                     continue
                 mart_name = str(models[uid].get("alias") or models[uid].get("name"))
-                rel = graph.add(Node(f"relation:{tenant.warehouse_schema}.{mart_name}", "relation",
-                                     f"{tenant.warehouse_schema}.{mart_name}", tenant_id, name))  # fmt: skip
+                # dbt custom schemas build into <tenant_schema>_<custom> (docs/contracts.md).
+                custom = (models[uid].get("config") or {}).get("schema")
+                schema = f"{tenant.warehouse_schema}_{custom}" if custom else tenant.warehouse_schema
+                rel = graph.add(Node(f"relation:{schema}.{mart_name}", "relation", f"{schema}.{mart_name}",
+                                     tenant_id, name))  # fmt: skip
                 graph.link(uid, rel)
     return graph
 
@@ -231,7 +236,8 @@ def to_svg(graph: LineageGraph, *, width: int = 210, height: int = 34, gap_x: in
         x, y = pos[nid]
         label = node.label if len(node.label) <= 32 else node.label[:31] + "…"
         out.append(
-            f'<g class="node {node.kind}" data-id="{html.escape(nid)}" data-tenant="{html.escape(node.tenant_id or "")}">'
+            f'<g class="node {node.kind}" data-id="{html.escape(nid)}" '
+            f'data-tenant="{html.escape(node.tenant_id or "")}">'
             f"<title>{html.escape(nid)}</title>"
             f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="6" fill="{_COLORS[node.kind]}" '
             f'stroke="#546e7a"/><text x="{x + 8}" y="{y + height // 2 + 4}">{html.escape(label)}</text></g>'

@@ -1,4 +1,4 @@
-"""Datadog monitors as code: static JSON files plus one freshness monitor per tenant × dataflow.
+"""Datadog monitors as code: static JSON files plus one freshness monitor per tenant x dataflow.
 
 The static files (observability/monitors/*.json) are plain Datadog API monitor bodies, so the
 Terraform datadog module reads the same files (templatefile + jsondecode; `${env}` is the one
@@ -91,7 +91,7 @@ def freshness_threshold(deadline: timedelta, cadence: timedelta) -> tuple[float,
 
 
 def freshness_monitors(registry: Registry, cadence: timedelta = timedelta(days=1)) -> list[MonitorDef]:
-    """One monitor per tenant × dataflow, threshold from the tenant's contract deadline."""
+    """One monitor per tenant x dataflow, threshold from the tenant's contract deadline."""
     defs = []
     for tenant_id, tenant in sorted(registry.tenants.items()):
         for dataflow, contract in sorted(tenant.dataflows.items()):
@@ -107,11 +107,18 @@ def freshness_monitors(registry: Registry, cadence: timedelta = timedelta(days=1
                 ),
                 "message": (
                     f"{{{{#is_alert}}}}Tenant **{tenant_id}** has had no successful **{dataflow}** batch for "
-                    f"more than {hours:g}h (cadence {cadence} + contract deadline {contract.deadline}).{{{{/is_alert}}}}\n"
+                    f"more than {hours:g}h (cadence {cadence} + contract deadline {contract.deadline})."
+                    "{{/is_alert}}\n"
                     f"Check `airlock status --tenant {tenant_id}` and the landing zone "
                     f"`{tenant_id}/{dataflow}/`. @airlock-oncall"
                 ),
-                "tags": [MANAGED_TAG, "env:${env}", f"tenant:{tenant_id}", f"dataflow:{dataflow}", "team:data-platform"],
+                "tags": [
+                    MANAGED_TAG,
+                    "env:${env}",
+                    f"tenant:{tenant_id}",
+                    f"dataflow:{dataflow}",
+                    "team:data-platform",
+                ],
                 "priority": 2,
                 "options": {
                     "thresholds": {"critical": critical, "warning": warning},
@@ -169,9 +176,8 @@ def validate(defn: MonitorDef) -> list[str]:
         problems.append(f"{where}: tags: add {MANAGED_TAG!r}, which is how apply finds the monitors it owns.")
     if any(not isinstance(t, str) or t != t.strip() or "," in t for t in tags):
         problems.append(f"{where}: tags: each tag is one string without commas or surrounding spaces.")
-    if priority := body.get("priority"):
-        if priority not in (1, 2, 3, 4, 5):
-            problems.append(f"{where}: priority {priority!r}: use 1 (highest) to 5.")
+    if (priority := body.get("priority")) and priority not in (1, 2, 3, 4, 5):
+        problems.append(f"{where}: priority {priority!r}: use 1 (highest) to 5.")
     problems.extend(_validate_query(where, str(body.get("query", "")), body.get("options") or {}))
     return problems
 
@@ -209,8 +215,10 @@ def _validate_query(where: str, query: str, options: dict[str, Any]) -> list[str
             problems.append(f"{where}: options.thresholds.{name}: not a number.")
             continue
         if name == "warning" and (value >= critical if above else value <= critical):
-            problems.append(f"{where}: options.thresholds.warning={value} must be "
-                            f"{'below' if above else 'above'} critical={critical} for '{match.group('op')}'.")
+            problems.append(
+                f"{where}: options.thresholds.warning={value} must be "
+                f"{'below' if above else 'above'} critical={critical} for '{match.group('op')}'."
+            )
         if name == "critical_recovery" and (value >= critical if above else value <= critical):
             problems.append(f"{where}: options.thresholds.critical_recovery={value} must be on the recovered "
                             f"side of critical={critical}.")  # fmt: skip

@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from airlock.storage import LocalStorage, Storage
 from airlock.tenants import DataflowContract, Registry
@@ -98,8 +99,17 @@ def write_batch(
     for table, file in files:
         if data_files:
             _put(roots.raw, f"{base}/{snapshot_ts}/{file}", b"id\n1\n", when)
-        manifest_files.append({"file": file, "table": table, "key": f"{base}/{snapshot_ts}/{file}", "size": 5,
-                               "sha256": "0" * 64, "rows": 1, "last_modified": when.isoformat()})
+        manifest_files.append(
+            {
+                "file": file,
+                "table": table,
+                "key": f"{base}/{snapshot_ts}/{file}",
+                "size": 5,
+                "sha256": "0" * 64,
+                "rows": 1,
+                "last_modified": when.isoformat(),
+            }
+        )
     manifest = {**head, "created_at": when.isoformat(), "files": manifest_files,
                 "first_arrival": when.isoformat(), "last_arrival": when.isoformat()}  # fmt: skip
     _put_json(roots.raw, f"{base}/{snapshot_ts}/_MANIFEST.json", manifest, when)
@@ -117,3 +127,52 @@ def write_batch(
         "rows_loaded": {t: 1 for t, _ in files} if state == "done" else {},
     }  # fmt: skip
     _put_json(roots.raw, f"{base}/_DONE.json", done, when + timedelta(seconds=1))
+
+
+_SAMPLE_DATAFLOWS = {
+    "orders": {
+        "dataflow": "orders",
+        "dbt_tag": "orders",
+        "tables": {
+            "orders": {"columns": ["order_id", "customer_id", "amount"]},
+            "customers": {"columns": ["customer_id", "customer_name"]},
+            "refunds": {"columns": ["order_id", "amount"]},
+        },
+    },
+    "inventory": {"dataflow": "inventory", "dbt_tag": "inventory", "tables": {"stock": {"columns": ["sku", "qty"]}}},
+}
+_SAMPLE_CONTRACTS = {
+    "orders": {
+        "deadline": "30m",
+        "files": [
+            {"table": "orders", "pattern": "orders.csv", "format": "csv"},
+            {"table": "customers", "pattern": "customers.csv", "format": "csv"},
+            {"table": "refunds", "pattern": "refunds.jsonl", "format": "jsonl", "required": False},
+        ],
+    },
+    "inventory": {"deadline": "2h", "files": [{"table": "stock", "pattern": "stock_*.csv", "format": "csv"}]},
+}
+
+
+def write_registry(root: Path, subscriptions: dict[str, list[str]]) -> tuple[Path, Path]:
+    """Write a small registry: tenant id -> the dataflows (orders, inventory) it delivers.
+
+    Returns (tenants_dir, dataflows_dir) for load_registry. Tests and the bench build their own
+    registry so that they never depend on the demo tenants in include/tenants.
+    """
+    import yaml
+
+    tenants_dir, dataflows_dir = root / "tenants", root / "dataflows"
+    tenants_dir.mkdir(parents=True, exist_ok=True)
+    dataflows_dir.mkdir(parents=True, exist_ok=True)
+    for name, flow in _SAMPLE_DATAFLOWS.items():
+        (dataflows_dir / f"{name}.yaml").write_text(yaml.safe_dump(flow), encoding="utf-8")
+    for tenant_id, flows in subscriptions.items():
+        tenant = {
+            "tenant_id": tenant_id,
+            "name": tenant_id.title(),
+            "warehouse_schema": f"tenant_{tenant_id}",
+            "dataflows": {f: _SAMPLE_CONTRACTS[f] for f in flows},
+        }
+        (tenants_dir / f"{tenant_id}.yaml").write_text(yaml.safe_dump(tenant), encoding="utf-8")
+    return tenants_dir, dataflows_dir

@@ -1,4 +1,4 @@
-"""Per-batch status of every tenant × dataflow, read from the storage markers alone.
+"""Per-batch status of every tenant x dataflow, read from the storage markers alone.
 
 Why from storage and not from Airflow: the markers (_SNAPSHOT, _MANIFEST, _RUN, _DONE and the
 quarantine `.reason.json`) are the source of truth for a batch, they exist on every target
@@ -59,7 +59,7 @@ class _Batch:
 
 @dataclass
 class BatchStatus:
-    """One row of `airlock status`: a tenant × dataflow and one of its batches."""
+    """One row of `airlock status`: a tenant x dataflow and one of its batches."""
 
     tenant_id: str
     dataflow: str
@@ -80,7 +80,7 @@ class BatchStatus:
     last_success_at: datetime | None = None
     freshness_seconds: float | None = None
     late_batches: int = 0
-    """Batches of this tenant × dataflow (not only this one) incomplete past the deadline."""
+    """Batches of this tenant x dataflow (not only this one) incomplete past the deadline."""
 
     @property
     def label(self) -> str:
@@ -135,7 +135,8 @@ class StatusCollector:
     ) -> None:
         self.registry = registry
         self.landing, self.raw, self.quarantine = landing, raw, quarantine
-        self.airflow_url = (airflow_url or "").rstrip("/") or None
+        # None: no links; "": links relative to the current host (the status page inside Airflow).
+        self.airflow_url = airflow_url.rstrip("/") if airflow_url is not None else None
         wanted = set(tenants) if tenants is not None else None
         if wanted is not None and (unknown := wanted - set(registry.tenants)):
             raise AirlockError(f"unknown tenant(s) {sorted(unknown)}. Fix: use one of {sorted(registry.tenants)}.")
@@ -222,7 +223,7 @@ class StatusCollector:
         return self._json_cache[key]
 
     def _run_url(self, dag_id: str | None, run_id: str | None) -> str | None:
-        if not (self.airflow_url and dag_id and run_id):
+        if self.airflow_url is None or not (dag_id and run_id):
             return None
         return f"{self.airflow_url}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
@@ -286,9 +287,29 @@ class StatusCollector:
             and now - batch.first_seen > contract.deadline
         )
 
+    def _prefetch(self, history: int) -> None:
+        """Read, in parallel, the markers the rows will need; on S3 each read is a round trip."""
+        if not isinstance(self.raw, S3Storage):
+            return
+        keys = []
+        for (tenant_id, dataflow), by_id in self._batches.items():
+            batches = sorted(by_id.values(), key=lambda b: (b.last_activity or datetime.min.replace(tzinfo=UTC),
+                                                            b.batch_id), reverse=True)  # fmt: skip
+            done = [b for b in batches if DONE_MARKER in b.markers]
+            wanted = batches[:history] + done[:1]
+            for batch in wanted:
+                for marker in (DONE_MARKER, RUN_MARKER):
+                    if marker in batch.markers:
+                        keys.append(f"{tenant_id}/{dataflow}/{batch.batch_id}/{marker}")
+        missing = sorted(set(keys) - set(self._json_cache))
+        with ThreadPoolExecutor(_LIST_THREADS) as pool:
+            for key, data in zip(missing, pool.map(lambda k: _read_json(self.raw, k), missing), strict=True):
+                self._json_cache[key] = data
+
     def rows(self, *, now: datetime | None = None, history: int = 1) -> list[BatchStatus]:
-        """The newest `history` batches of every tenant × dataflow (a 'no batches' row if none)."""
+        """The newest `history` batches of every tenant x dataflow (a 'no batches' row if none)."""
         now = now or datetime.now(UTC)
+        self._prefetch(max(history, 1))
         result: list[BatchStatus] = []
         for tenant_id in self.tenant_ids:
             tenant = self.registry.tenants[tenant_id]
@@ -328,7 +349,7 @@ def collect_status(
     tenants: Iterable[str] | None = None,
     airflow_url: str | None = None,
 ) -> list[BatchStatus]:
-    """Status rows for every tenant × dataflow: the newest `history` batches of each."""
+    """Status rows for every tenant x dataflow: the newest `history` batches of each."""
     collector = StatusCollector(registry, landing, raw, quarantine, airflow_url=airflow_url, tenants=tenants)
     collector.scan()
     return collector.rows(now=now, history=history)
@@ -336,11 +357,7 @@ def collect_status(
 
 def default_airflow_url() -> str:
     """Where run links point: AIRLOCK_AIRFLOW_URL, else Airflow's own [api] base_url, else local."""
-    return (
-        os.environ.get("AIRLOCK_AIRFLOW_URL")
-        or os.environ.get("AIRFLOW__API__BASE_URL")
-        or "http://localhost:8080"
-    )
+    return os.environ.get("AIRLOCK_AIRFLOW_URL") or os.environ.get("AIRFLOW__API__BASE_URL") or "http://localhost:8080"
 
 
 def status_from_settings(**kwargs: Any) -> list[BatchStatus]:
@@ -393,7 +410,7 @@ def render_table(rows: list[BatchStatus]) -> str:
 
 
 def summary(rows: list[BatchStatus]) -> dict[str, int]:
-    """How many tenant × dataflow rows are in each state (for a one-line footer)."""
+    """How many tenant x dataflow rows are in each state (for a one-line footer)."""
     counts = dict.fromkeys(STATES, 0)
     for row in rows:
         counts[row.state] += 1
@@ -401,7 +418,7 @@ def summary(rows: list[BatchStatus]) -> dict[str, int]:
 
 
 def emit_status_metrics(rows: list[BatchStatus], metrics: Metrics) -> int:
-    """Send the freshness and late-batch gauges for every tenant × dataflow; return how many pairs.
+    """Send the freshness and late-batch gauges for every tenant x dataflow; return how many pairs.
 
     Called by the reconcile sweep, so a tenant that stops delivering still has a freshness series
     that grows (a monitor on a metric that stops arriving would only see "no data").

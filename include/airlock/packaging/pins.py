@@ -26,11 +26,7 @@ def requirement_lines(path: Path) -> list[str]:
     lines = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.split(" #", 1)[0].strip()
-        if (
-            not line
-            or line.startswith("#")
-            or line.startswith(("-r ", "--requirement", "-c ", "--constraint"))
-        ):
+        if not line or line.startswith("#") or line.startswith(("-r ", "--requirement", "-c ", "--constraint")):
             continue
         lines.append(line)
     return lines

@@ -75,16 +75,22 @@ class CleanVenv:
 
 def local_constraints(python: str = sys.executable) -> str:
     """The dev venv's resolution as a constraints file (stands in for the official one offline)."""
-    frozen = subprocess.run([python, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True,
-                            text=True, check=True).stdout
-    return "".join(line + "\n" for line in frozen.splitlines()
-                   if line and not line.startswith(("-e", "#")) and not line.lower().startswith("airlock"))
+    frozen = subprocess.run(
+        [python, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True
+    ).stdout
+    return "".join(
+        line + "\n"
+        for line in frozen.splitlines()
+        if line and not line.startswith(("-e", "#")) and not line.lower().startswith("airlock")
+    )
 
 
 def offline_requirements(packaged: Path, constraints: Path) -> str:
     """The packaged requirements.txt with its --constraint line pointed at a local file."""
-    lines = [f'--constraint "{constraints}"' if line.startswith("--constraint") else line
-             for line in packaged.read_text(encoding="utf-8").splitlines()]
+    lines = [
+        f'--constraint "{constraints}"' if line.startswith("--constraint") else line
+        for line in packaged.read_text(encoding="utf-8").splitlines()
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -108,12 +114,12 @@ def clean_venv(
     With `cache_dir`, the venv is kept under `<cache_dir>/mwaa-venv-<hash>` keyed by the requirements,
     the constraints, the Airflow version and the interpreter, and reused when the key matches.
     """
-    base_python = base_python or os.environ.get("AIRLOCK_MWAA_PYTHON") or getattr(
-        sys, "_base_executable", sys.executable)
+    base_python = (
+        base_python or os.environ.get("AIRLOCK_MWAA_PYTHON") or getattr(sys, "_base_executable", sys.executable)
+    )
     packaged = (package / "requirements.txt").read_text(encoding="utf-8")
     body = "\n".join(line for line in packaged.splitlines() if not line.startswith(("#", "--constraint")))
-    key = hashlib.sha256("\0".join([body, constraints, airflow_version, str(base_python)]).encode()
-                         ).hexdigest()[:16]
+    key = hashlib.sha256("\0".join([body, constraints, airflow_version, str(base_python)]).encode()).hexdigest()[:16]
     root = (cache_dir / f"mwaa-venv-{key}") if cache_dir else Path(tempfile.mkdtemp(prefix="mwaa-venv-"))
     python = root / "bin" / "python"
     if cache_dir and (root / ".complete").is_file():
@@ -125,9 +131,21 @@ def clean_venv(
     work = Path(tempfile.mkdtemp(prefix="mwaa-reqs-"))
     (work / "constraints.txt").write_text(constraints, encoding="utf-8")
     (work / "requirements.txt").write_text(
-        offline_requirements(package / "requirements.txt", work / "constraints.txt"), encoding="utf-8")
-    _run([str(python), "-m", "pip", "install", "--quiet", f"apache-airflow=={airflow_version}",
-          "-r", str(work / "requirements.txt")], timeout=900)
+        offline_requirements(package / "requirements.txt", work / "constraints.txt"), encoding="utf-8"
+    )
+    _run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            f"apache-airflow=={airflow_version}",
+            "-r",
+            str(work / "requirements.txt"),
+        ],
+        timeout=900,
+    )
     shutil.rmtree(work, ignore_errors=True)
     (root / ".complete").write_text(key + "\n", encoding="utf-8")
     return CleanVenv(python, round(time.perf_counter() - started, 1), False, key)
@@ -148,8 +166,7 @@ def run_startup(package: Path, airflow_home: Path, dbt_venv: Path | None = None)
     if dbt_venv:
         env["AIRLOCK_DBT_VENV"] = str(dbt_venv)
     started = time.perf_counter()
-    done = _run(["sh", "-c", f". {package / 'startup.sh'} && env -0"], env=env, cwd=str(airflow_home),
-                timeout=600)
+    done = _run(["sh", "-c", f". {package / 'startup.sh'} && env -0"], env=env, cwd=str(airflow_home), timeout=600)
     seconds = round(time.perf_counter() - started, 1)
     if "ERROR" in done.stderr:
         raise AirlockError(f"startup.sh reported an error:\n{done.stderr.strip()[-2000:]}")
@@ -157,20 +174,54 @@ def run_startup(package: Path, airflow_home: Path, dbt_venv: Path | None = None)
     return {k: v for k, v in exported.items() if k.startswith("AIRLOCK_")}, seconds
 
 
-def load_dagbag(python: Path, dags: Path, settings: dict[str, str], airflow_home: Path,
-                forbidden: list[Path]) -> dict[str, object]:
+def load_dagbag(
+    python: Path, dags: Path, settings: dict[str, str], airflow_home: Path, forbidden: list[Path]
+) -> dict[str, object]:
     """Load every DAG under `dags` with the clean venv; report DAG ids, import errors, time and leaks."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRLOCK_", "AIRFLOW", "PYTHON", "VIRTUAL_ENV"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRLOCK_", "AIRFLOW", "PYTHON", "VIRTUAL_ENV"))}
     env.update(settings)
-    env.update({
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     script = airflow_home / "load_dagbag.py"
     script.write_text(_DAGBAG_SCRIPT, encoding="utf-8")
-    done = _run([str(python), "-s", str(script), str(dags), *map(str, forbidden)], env=env,
-                cwd=str(airflow_home), timeout=300)
+    done = _run(
+        [str(python), "-s", str(script), str(dags), *map(str, forbidden)], env=env, cwd=str(airflow_home), timeout=300
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def prove_import(project: Path, work: Path, *, cache_dir: Path | None) -> dict[str, object]:
+    """Build the package, a clean venv and the dbt venv (via startup.sh), then load the packaged DAGs.
+
+    Builds for the Airflow pinned in requirements-dev.txt (the only one whose resolution is known
+    here). Returns the figures and the DagBag result; raises AirlockError when a step fails.
+    """
+    from airlock.packaging.mwaa import build_mwaa_package, dbt_runtime_requirements
+    from airlock.packaging.pins import airflow_pin
+
+    airflow_version = airflow_pin(project)
+    package = build_mwaa_package(project, work / "package", airflow_version)
+    venv = clean_venv(package.root, airflow_version, local_constraints(), cache_dir)
+    dbt_key = hashlib.sha256("\n".join(dbt_runtime_requirements(project)).encode()).hexdigest()[:16]
+    dbt_venv = (cache_dir / f"dbt-venv-{dbt_key}") if cache_dir else work / "dbt_venv"
+    home = work / "usr-local-airflow"
+    settings, startup_seconds = run_startup(package.root, home, dbt_venv)
+    result = load_dagbag(venv.python, home / "dags", settings, home, [project])
+    return {
+        "airflow_version": airflow_version,
+        "package_bytes": package.size_bytes,
+        "package_files": package.files,
+        "package_build_seconds": package.build_seconds,
+        "venv_seconds": venv.seconds,
+        "venv_reused": venv.reused,
+        "startup_seconds": startup_seconds,
+        "settings": settings,
+        "dbt_executable_ok": Path(settings["AIRLOCK_DBT_EXECUTABLE"]).is_file(),
+        **result,
+    }

@@ -1,0 +1,103 @@
+"""Fixtures for tests that run dbt for real: from its own venv, against per-tenant DuckDB files."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = REPO / "dbt_project"
+DBT = REPO / ".venv-dbt" / "bin" / "dbt"
+SAMPLES = PROJECT / "seeds" / "samples"
+DATAFLOW_TABLES = {"orders": ("orders", "customers", "refunds"), "inventory": ("stock",)}
+
+
+def run_vars(tenant: str, dataflow: str, batch: str = "20261102") -> str:
+    """The --vars the processing DAG passes (docs/contracts.md)."""
+    return (
+        f"{{tenant_id: {tenant}, tenant_schema: tenant_{tenant}, dataflow: {dataflow}, batch_id: '{batch}'}}"
+    )
+
+
+def dbt_cmd(project: Path, run_dir: Path, *args: str) -> list[str]:
+    """A dbt command with its own target/ and logs/ (as each Cosmos task has its own project copy)."""
+    return [
+        str(DBT),
+        *args,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(run_dir / "target"),
+        "--log-path",
+        str(run_dir / "logs"),
+    ]
+
+
+def dbt_env(warehouse: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRLOCK_", "DBT_", "AIRFLOW_CTX_"))}
+    return {**env, "AIRLOCK_WAREHOUSE_DIR": str(warehouse), "DO_NOT_TRACK": "1", **(extra or {})}
+
+
+def run_dbt(
+    project: Path, run_dir: Path, warehouse: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        dbt_cmd(project, run_dir, *args), env=dbt_env(warehouse, env), capture_output=True, text=True, timeout=180
+    )
+
+
+def load_raw(
+    warehouse: Path,
+    tenant: str,
+    dataflow: str,
+    overrides: Mapping[str, list[dict[str, str]]] | None = None,
+) -> None:
+    """What the processing DAG's `load` task leaves behind: <schema>_raw.<table>, all VARCHAR."""
+    warehouse.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(warehouse / f"{tenant}.duckdb"))
+    try:
+        schema = f"tenant_{tenant}_raw"
+        con.execute(f"create schema if not exists {schema}")
+        for table in DATAFLOW_TABLES[dataflow]:
+            with (SAMPLES / f"{table}.csv").open() as handle:
+                rows = list(csv.DictReader(handle))
+            rows = list((overrides or {}).get(table, rows))
+            columns = list(csv.DictReader((SAMPLES / f"{table}.csv").open()).fieldnames or [])
+            con.execute(f"create or replace table {schema}.{table} ({', '.join(c + ' varchar' for c in columns)})")
+            if rows:
+                marks = ", ".join("?" for _ in columns)
+                con.executemany(f"insert into {schema}.{table} values ({marks})", [[r[c] for c in columns] for r in rows])
+    finally:
+        con.close()
+
+
+def query(warehouse: Path, tenant: str, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(warehouse / f"{tenant}.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the dbt project a test may edit (the manifest's mtime is kept older than the sources)."""
+    target = tmp_path / "dbt_project"
+    shutil.copytree(PROJECT, target, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    return target
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse"
+    path.mkdir()
+    return path

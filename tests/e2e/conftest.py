@@ -1,0 +1,44 @@
+"""Shared e2e fixtures: a throwaway DAG folder, so the stack is tested apart from the real DAGs."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PROBE_DAGS = textwrap.dedent(
+    '''
+    """Throwaway airflow DAGs for tests/e2e: one plain DAG, one SQS-watcher DAG (when configured)."""
+    import os
+
+    from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+    from airflow.sdk import DAG, Asset, AssetWatcher, task
+
+    with DAG("probe_plain", schedule=None):
+        @task
+        def hello():
+            return "ok"
+        hello()
+
+    template = os.environ.get("AIRLOCK_QUEUE_URL_TEMPLATE")
+    tenant = os.environ.get("AIRLOCK_PROBE_WATCH_TENANT")
+    if template and tenant:
+        trigger = MessageQueueTrigger(scheme="sqs", sqs_queue=template.format(tenant=tenant),
+                                      aws_conn_id="aws_default", waiter_delay=1)
+        probe = Asset("probe_landing", watchers=[AssetWatcher(name=f"probe_{tenant}", trigger=trigger)])
+        with DAG("probe_watcher", schedule=[probe]):
+            @task
+            def seen():
+                return "seen"
+            seen()
+    '''
+)
+
+
+@pytest.fixture(scope="session")
+def probe_dags(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DAG folder with `probe_plain` and, if AIRLOCK_PROBE_WATCH_TENANT is set, `probe_watcher`."""
+    folder = tmp_path_factory.mktemp("probe_dags")
+    (folder / "probe.py").write_text(PROBE_DAGS, encoding="utf-8")
+    return folder

@@ -1,0 +1,257 @@
+"""`airlock status`: states from the storage markers, bounded reads, table/JSON output, the web app."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from airlock import cli
+from airlock.errors import AirlockError
+from airlock.metrics import Metrics
+from airlock.observability.sample import Roots, write_batch, write_registry
+from airlock.observability.statsd import StatsdListener, tenant_leaks
+from airlock.observability.status import collect_status, emit_status_metrics, render_table
+from airlock.storage import LocalStorage
+from airlock.tenants import Registry, load_registry
+
+NOW = datetime.now(UTC)
+SUBSCRIPTIONS = {
+    "acme": ["orders", "inventory"],
+    "globex": ["orders"],
+    "initech": ["inventory"],
+    "umbrella": ["orders"],
+}
+
+
+class CountingStorage(LocalStorage):
+    """A local folder that counts listings and object reads (heads inside list are local stats)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.lists: list[str] = []
+        self.reads: list[str] = []
+
+    def list(self, prefix: str = ""):  # type: ignore[override]
+        self.lists.append(prefix)
+        return super().list(prefix)
+
+    def open_read(self, key: str):  # type: ignore[override]
+        self.reads.append(key)
+        return super().open_read(key)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    return load_registry(*write_registry(tmp_path / "registry", SUBSCRIPTIONS))
+
+
+@pytest.fixture
+def roots(tmp_path: Path) -> Roots:
+    return Roots(*(CountingStorage(tmp_path / name) for name in ("landing", "raw", "quarantine")))
+
+
+def _by_pair(rows):
+    return {(r.tenant_id, r.dataflow): r for r in rows}
+
+
+def test_each_tenant_shows_its_last_batch_and_state(registry: Registry, roots: Roots) -> None:
+    write_batch(roots, registry, "acme", "orders", "20261119", "done", at=NOW - timedelta(days=2))
+    write_batch(roots, registry, "acme", "orders", "20261120", "failed", at=NOW - timedelta(days=1))
+    write_batch(roots, registry, "acme", "orders", "20261121", "waiting", at=NOW - timedelta(minutes=5))
+    write_batch(roots, registry, "acme", "inventory", "20261121", "processing", at=NOW - timedelta(minutes=2))
+    write_batch(roots, registry, "globex", "orders", "20261121", "quarantined", at=NOW - timedelta(minutes=1))
+    write_batch(roots, registry, "initech", "inventory", "20261121", "snapshotted", at=NOW - timedelta(seconds=30))
+
+    rows = collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW, airflow_url="http://af:8080")
+    got = _by_pair(rows)
+
+    assert len(rows) == 5  # one row per tenant x dataflow
+    assert got[("acme", "orders")].label == "waiting 1/2 files"  # orders + customers required, refunds optional
+    assert got[("acme", "orders")].batch_id == "20261121"
+    assert got[("acme", "inventory")].state == "processing"
+    assert got[("acme", "inventory")].run_url.startswith("http://af:8080/dags/process_inventory/runs/")
+    assert got[("globex", "orders")].label == "quarantined (1 file)"
+    assert got[("initech", "inventory")].state == "snapshotted"
+    assert got[("initech", "inventory")].snapshot_ts is not None
+    assert got[("umbrella", "orders")].state == "no batches"
+    # Freshness counts from the last *successful* batch, two days ago, not the failed one.
+    assert got[("acme", "orders")].freshness_seconds == pytest.approx(timedelta(days=2).total_seconds(), abs=5)
+    assert got[("acme", "inventory")].freshness_seconds is None
+
+
+def test_history_lists_newest_first_with_run_links(registry: Registry, roots: Roots) -> None:
+    write_batch(roots, registry, "acme", "orders", "20261119", "done", at=NOW - timedelta(days=2), run_id="r1")
+    write_batch(roots, registry, "acme", "orders", "20261120", "failed", at=NOW - timedelta(days=1), run_id="r/2")
+    rows = [r for r in collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW, history=5,
+                                      airflow_url="") if r.tenant_id == "acme" and r.dataflow == "orders"]  # fmt: skip
+    assert [(r.batch_id, r.state) for r in rows] == [("20261120", "failed"), ("20261119", "done")]
+    assert rows[0].run_url == "/dags/process_orders/runs/r%2F2"  # relative inside Airflow, run id escaped
+    assert rows[1].rows_loaded == {"orders": 1, "customers": 1, "refunds": 1}
+
+
+def test_incomplete_batch_turns_late_after_the_contract_deadline(registry: Registry, roots: Roots) -> None:
+    write_batch(roots, registry, "acme", "orders", "20261121", "waiting", at=NOW)
+    write_batch(roots, registry, "acme", "inventory", "20261121", "waiting", at=NOW)
+    later = NOW + timedelta(hours=1)  # past orders' 30m deadline, within inventory's 2h
+    got = _by_pair(collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=later))
+    assert got[("acme", "orders")].label == "late 1/2 files"
+    assert got[("acme", "orders")].late_batches == 1
+    assert got[("acme", "inventory")].label == "waiting 1/1 files"
+
+
+def test_a_rerun_after_done_shows_processing(registry: Registry, roots: Roots) -> None:
+    write_batch(roots, registry, "globex", "orders", "20261121", "done", at=NOW - timedelta(hours=1))
+    roots.raw.write_bytes("globex/orders/20261121/_RUN.json", b'{"run_id": "manual__2", "dag_id": "process_orders"}')
+    got = _by_pair(collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW, airflow_url=""))
+    assert got[("globex", "orders")].state == "processing"
+    assert got[("globex", "orders")].run_id == "manual__2"
+
+
+def test_malformed_markers_do_not_break_status(registry: Registry, roots: Roots) -> None:
+    roots.raw.write_bytes("globex/orders/20261121/_DONE.json", b"{not json")
+    roots.raw.write_bytes("nobody/orders/20261121/_DONE.json", b"{}")  # unknown tenant: ignored
+    roots.landing.write_bytes("globex/orders/not/a/valid/key.csv", b"x")  # not the contract's layout
+    got = _by_pair(collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW))
+    assert got[("globex", "orders")].state == "failed"  # a _DONE that does not say success is not done
+    assert got[("globex", "orders")].run_id is None
+
+
+def test_one_listing_per_root_and_reads_only_for_the_rows_shown(registry: Registry, roots: Roots) -> None:
+    for day in range(1, 11):  # ten finished batches per pair: status must not read them all
+        for tenant, flows in SUBSCRIPTIONS.items():
+            for flow in flows:
+                write_batch(
+                    roots, registry, tenant, flow, f"202611{day:02d}", "done", at=NOW - timedelta(days=20 - day)
+                )
+    rows = collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW)
+    assert {r.state for r in rows} == {"done"}
+    for storage in (roots.landing, roots.raw, roots.quarantine):
+        assert storage.lists == [""]  # one listing of the whole root, never one per tenant or batch
+    assert len(roots.raw.reads) == len(rows)  # one _DONE per pair; freshness reuses it
+    assert not roots.landing.reads and not roots.quarantine.reads
+
+
+def test_tenant_filter_lists_only_that_tenant(registry: Registry, roots: Roots) -> None:
+    write_batch(roots, registry, "acme", "orders", "20261121", "done", at=NOW)
+    write_batch(roots, registry, "globex", "orders", "20261121", "done", at=NOW)
+    rows = collect_status(registry, roots.landing, roots.raw, roots.quarantine, tenants=["globex"])
+    assert {r.tenant_id for r in rows} == {"globex"}
+    assert roots.raw.lists == ["globex/"]
+    with pytest.raises(AirlockError, match="unknown tenant"):
+        collect_status(registry, roots.landing, roots.raw, roots.quarantine, tenants=["nobody"])
+
+
+def test_table_has_a_line_per_pair(registry: Registry, roots: Roots) -> None:
+    write_batch(roots, registry, "acme", "orders", "20261121", "failed", at=NOW - timedelta(minutes=3, seconds=30))
+    table = render_table(collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW))
+    lines = table.splitlines()
+    assert lines[0].split() == ["TENANT", "DATAFLOW", "BATCH", "STATE", "AGE", "FRESHNESS", "RUN"]
+    assert any(line.startswith("acme") and "failed" in line and "3m" in line for line in lines)
+    assert len(lines) == 1 + 5
+
+
+def test_cli_json_and_table(registry: Registry, tmp_path: Path, monkeypatch, capsys) -> None:
+    reg_dir = tmp_path / "registry"
+    monkeypatch.setenv("AIRLOCK_TENANTS_DIR", str(reg_dir / "tenants"))
+    monkeypatch.setenv("AIRLOCK_DATAFLOWS_DIR", str(reg_dir / "dataflows"))
+    for name in ("landing", "raw", "quarantine"):
+        monkeypatch.setenv(f"AIRLOCK_{name.upper()}_URL", str(tmp_path / name))
+    monkeypatch.setenv("AIRLOCK_AIRFLOW_URL", "http://airflow.example")
+    roots = Roots(*(LocalStorage(tmp_path / n) for n in ("landing", "raw", "quarantine")))
+    write_batch(roots, registry, "initech", "inventory", "20261121", "done", at=NOW - timedelta(minutes=1))
+
+    assert cli.main(["status", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    initech = next(d for d in data if d["tenant_id"] == "initech")
+    assert initech["state"] == "done" and initech["label"] == "done"
+    assert initech["run_url"].startswith("http://airflow.example/dags/process_inventory/runs/")
+    assert {d["tenant_id"] for d in data} == set(SUBSCRIPTIONS)
+
+    assert cli.main(["status", "--state", "done"]) == 0
+    out = capsys.readouterr().out
+    assert "initech" in out and "umbrella" not in out and "1 row(s): 1 done" in out
+
+    assert cli.main(["status", "--tenant", "nobody"]) == 2  # one clear line, no traceback
+    assert "unknown tenant" in capsys.readouterr().err
+
+
+def test_status_metrics_go_out_per_tenant_over_udp(registry: Registry, roots: Roots) -> None:
+    write_batch(roots, registry, "acme", "orders", "20261120", "done", at=NOW - timedelta(hours=3))
+    write_batch(roots, registry, "acme", "orders", "20261121", "waiting", at=NOW - timedelta(hours=1))
+    write_batch(roots, registry, "globex", "orders", "20261121", "done", at=NOW - timedelta(minutes=10))
+    rows = collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW)
+    with StatsdListener() as listener:
+        metrics = Metrics(listener.address, env="test")
+        assert emit_status_metrics(rows, metrics) == 5
+        got = listener.wait_for(lambda d: len(d) >= 7, prefix="airlock.")  # 2 freshness + 5 late gauges
+        metrics.close()
+    fresh = {(d.tag("tenant"), d.tag("dataflow")): d.value for d in got if d.name == "airlock.freshness.seconds"}
+    assert fresh[("acme", "orders")] == pytest.approx(3 * 3600, abs=5)
+    assert fresh[("globex", "orders")] == pytest.approx(600, abs=5)
+    late = {(d.tag("tenant"), d.tag("dataflow")): d.value for d in got if d.name == "airlock.batches.late"}
+    assert late[("acme", "orders")] == 1 and late[("globex", "orders")] == 0
+    assert not tenant_leaks(got, {t: set(f) for t, f in SUBSCRIPTIONS.items()})
+    assert all(d.tag("env") == "test" for d in got)
+
+
+def test_web_app_renders_grid_and_json(registry: Registry, roots: Roots) -> None:
+    from fastapi.testclient import TestClient
+
+    from airlock.observability.web import create_app
+
+    write_batch(roots, registry, "acme", "orders", "20261121", "failed", at=NOW - timedelta(minutes=3))
+
+    def loader(**kwargs):
+        return collect_status(registry, roots.landing, roots.raw, roots.quarantine, airflow_url="", **kwargs)
+
+    client = TestClient(create_app(loader, require_login=False))
+    page = client.get("/?history=3")
+    assert page.status_code == 200
+    assert 'data-tenant="acme"' in page.text and 'data-states="failed"' in page.text
+    assert 'href="/dags/process_orders/runs/' in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # nothing fetched from elsewhere
+    api = client.get("/api/status", params={"tenant": "acme"}).json()
+    assert {(r["dataflow"], r["state"]) for r in api} == {("orders", "failed"), ("inventory", "no batches")}
+
+
+def test_web_app_needs_a_login_when_required(registry: Registry, roots: Roots) -> None:
+    from fastapi.testclient import TestClient
+
+    from airlock.observability.web import create_app
+
+    client = TestClient(create_app(lambda **kw: [], require_login=True))
+    assert client.get("/api/status").status_code == 401
+    page = client.get("/", follow_redirects=False)
+    assert page.status_code == 307 and page.headers["location"].startswith("/auth/login?next=")
+
+
+def test_same_states_from_s3_with_parallel_reads(registry: Registry) -> None:
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    from airlock.storage import S3Storage
+
+    with moto.mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("landing", "raw", "quarantine"):
+            client.create_bucket(Bucket=bucket)
+        roots = Roots(*(S3Storage(b, "env1", client) for b in ("landing", "raw", "quarantine")))
+        write_batch(roots, registry, "acme", "orders", "20261120", "done")
+        write_batch(roots, registry, "acme", "orders", "20261121", "processing")
+        write_batch(roots, registry, "globex", "orders", "20261121", "quarantined")
+        write_batch(roots, registry, "initech", "inventory", "20261121", "failed")
+        rows = collect_status(registry, roots.landing, roots.raw, roots.quarantine, history=2, airflow_url="")
+        got = {(r.tenant_id, r.dataflow, r.batch_id): r.state for r in rows}
+        assert got == {
+            ("acme", "orders", "20261121"): "processing",
+            ("acme", "orders", "20261120"): "done",
+            ("acme", "inventory", None): "no batches",
+            ("globex", "orders", "20261121"): "quarantined",
+            ("initech", "inventory", "20261121"): "failed",
+            ("umbrella", "orders", None): "no batches",
+        }
+        acme = next(r for r in rows if r.batch_id == "20261121" and r.tenant_id == "acme")
+        assert acme.run_url and acme.run_url.startswith("/dags/process_orders/runs/")
+        assert acme.freshness_seconds is not None  # from the done batch's _DONE
