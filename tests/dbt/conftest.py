@@ -21,9 +21,7 @@ DATAFLOW_TABLES = {"orders": ("orders", "customers", "refunds"), "inventory": ("
 
 def run_vars(tenant: str, dataflow: str, batch: str = "20261102") -> str:
     """The --vars the processing DAG passes (docs/contracts.md)."""
-    return (
-        f"{{tenant_id: {tenant}, tenant_schema: tenant_{tenant}, dataflow: {dataflow}, batch_id: '{batch}'}}"
-    )
+    return f"{{tenant_id: {tenant}, tenant_schema: tenant_{tenant}, dataflow: {dataflow}, batch_id: '{batch}'}}"
 
 
 def dbt_cmd(project: Path, run_dir: Path, *args: str) -> list[str]:
@@ -75,7 +73,9 @@ def load_raw(
             con.execute(f"create or replace table {schema}.{table} ({', '.join(c + ' varchar' for c in columns)})")
             if rows:
                 marks = ", ".join("?" for _ in columns)
-                con.executemany(f"insert into {schema}.{table} values ({marks})", [[r[c] for c in columns] for r in rows])
+                con.executemany(
+                    f"insert into {schema}.{table} values ({marks})", [[r[c] for c in columns] for r in rows]
+                )
     finally:
         con.close()
 

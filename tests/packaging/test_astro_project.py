@@ -65,11 +65,26 @@ def test_dockerignore_keeps_out_local_state_and_secrets(project: Path) -> None:
         for line in (project / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    for path in (".venv", ".venv-dbt", ".venv-tools", "logs", "var/warehouse/acme.duckdb", "acme.duckdb",
-                 ".env", "dbt_project/target", "infra/terraform/envs/prod/terraform.tfstate", ".airlock"):
+    for path in (
+        ".venv",
+        ".venv-dbt",
+        ".venv-tools",
+        "logs",
+        "var/warehouse/acme.duckdb",
+        "acme.duckdb",
+        ".env",
+        "dbt_project/target",
+        "infra/terraform/envs/prod/terraform.tfstate",
+        ".airlock",
+    ):
         assert _dockerignored(path, patterns), f".dockerignore lets {path} into the image"
-    for path in ("dags/airlock_router.py", "include/airlock/__init__.py", "dbt_project/dbt_project.yml",
-                 "requirements.txt", "packages.txt"):
+    for path in (
+        "dags/airlock_router.py",
+        "include/airlock/__init__.py",
+        "dbt_project/dbt_project.yml",
+        "requirements.txt",
+        "packages.txt",
+    ):
         assert not _dockerignored(path, patterns), f".dockerignore keeps {path} out of the image"
 
 
@@ -83,8 +98,12 @@ def test_dockerfile_installs_dbt_from_the_pins_file(project: Path) -> None:
 
 
 def test_hadolint_is_clean(project: Path) -> None:
-    done = subprocess.run([str(tool("hadolint")), "--failure-threshold", "warning", "Dockerfile"],
-                          cwd=project, capture_output=True, text=True)
+    done = subprocess.run(
+        [str(tool("hadolint")), "--failure-threshold", "warning", "Dockerfile"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -44,8 +44,25 @@ def _bucket(s3: Any, name: str, *, versioned: bool = True) -> str:
 
 
 def _deploy(endpoint: str, package: Path, bucket: str, *extra: str) -> int:
-    return main(["deploy", "mwaa", "--env", "test", "--bucket", bucket, "--package", str(package),
-                 "--endpoint-url", endpoint, "--region", REGION, "--environment-name", "airlock-test", *extra])
+    return main(
+        [
+            "deploy",
+            "mwaa",
+            "--env",
+            "test",
+            "--bucket",
+            bucket,
+            "--package",
+            str(package),
+            "--endpoint-url",
+            endpoint,
+            "--region",
+            REGION,
+            "--environment-name",
+            "airlock-test",
+            *extra,
+        ]
+    )
 
 
 def test_upload_puts_every_object_at_the_right_key_with_a_version(

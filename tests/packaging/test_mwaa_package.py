@@ -80,8 +80,9 @@ def test_startup_script_installs_dbt_from_requirements_dbt(package: MwaaPackage,
     done = subprocess.run(["sh", "-n", str(package.root / "startup.sh")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     if shutil.which("shellcheck"):
-        done = subprocess.run(["shellcheck", "-s", "sh", str(package.root / "startup.sh")],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["shellcheck", "-s", "sh", str(package.root / "startup.sh")], capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stdout
 
 
@@ -89,11 +90,20 @@ def test_startup_script_can_be_sourced_and_exports_the_settings(tmp_path: Path) 
     """MWAA may source it: it must not exit the shell, and its exports must survive."""
     project = _tiny_project(tmp_path / "p")
     pkg = build_mwaa_package(project, tmp_path / "out", "3.3.1", settings={"AIRLOCK_ENV": "prod it's"})
-    env = {"PATH": "/usr/bin:/bin", "AIRFLOW_HOME": str(tmp_path / "home"), "MWAA_AIRFLOW_COMPONENT": "webserver"}
-    done = subprocess.run(["sh", "-c", f". {pkg.root / 'startup.sh'}; echo \"alive $AIRLOCK_HOME|$AIRLOCK_ENV\""],
-                          env=env, capture_output=True, text=True)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AIRFLOW_HOME": str(tmp_path / "home"),
+        "MWAA_AIRFLOW_COMPONENT": "webserver",
+        "AIRFLOW__AIRLOCK__LANDING_URL": "s3://airlock-prod-landing",  # Terraform's `airlock.landing_url`
+    }
+    done = subprocess.run(
+        ["sh", "-c", f'. {pkg.root / "startup.sh"}; echo "alive $AIRLOCK_HOME|$AIRLOCK_ENV|$AIRLOCK_LANDING_URL"'],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith(f"alive {tmp_path / 'home'}/dags|prod it's")
+    assert done.stdout.strip().endswith(f"alive {tmp_path / 'home'}/dags|prod it's|s3://airlock-prod-landing")
     assert not (tmp_path / "home" / "dbt_venv").exists(), "the webserver needs no dbt virtualenv"
 
 
@@ -147,8 +157,21 @@ def test_cli_builds_with_progress_and_refuses_bad_input(tmp_path: Path, capsys: 
         assert message in capsys.readouterr().err
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    assert main(["package", "mwaa", "--airflow-version", "3.3.1", "--project", str(project),
-                 "--out", str(tmp_path / "mine")]) == 2
+    assert (
+        main(
+            [
+                "package",
+                "mwaa",
+                "--airflow-version",
+                "3.3.1",
+                "--project",
+                str(project),
+                "--out",
+                str(tmp_path / "mine"),
+            ]
+        )
+        == 2
+    )
     assert (tmp_path / "mine" / "notes.txt").exists(), "never empty a folder that is not a package"
 
 

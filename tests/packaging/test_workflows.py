@@ -17,8 +17,7 @@ WORKFLOWS = ("ci.yml", "deploy.yml")
 
 def test_actionlint_is_clean(project: Path) -> None:
     files = [str(project / ".github" / "workflows" / name) for name in WORKFLOWS]
-    done = subprocess.run([str(tool("actionlint")), "-no-color", *files], cwd=project,
-                          capture_output=True, text=True)
+    done = subprocess.run([str(tool("actionlint")), "-no-color", *files], cwd=project, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -39,8 +38,7 @@ def test_workflows_call_existing_make_targets(project: Path) -> None:
             for step in job.get("steps", []):
                 targets |= _make_targets(step.get("run", ""))
     assert {"venv", "test", "manifest", "lint-docker", "lint-workflows"} <= targets
-    database = subprocess.run(["make", "-pRrq", "-f", "Makefile"], cwd=project, capture_output=True,
-                              text=True).stdout
+    database = subprocess.run(["make", "-pRrq", "-f", "Makefile"], cwd=project, capture_output=True, text=True).stdout
     defined = set(re.findall(r"^([a-zA-Z][\w-]*):", database, re.MULTILINE))
     missing = sorted(t for t in targets if t not in defined)
     assert not missing, f"workflows or .ci/run call undefined make targets: {missing}"

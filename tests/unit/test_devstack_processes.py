@@ -153,3 +153,36 @@ def test_reap_stale_cleans_up_after_a_parent_killed_with_sigkill(tmp_path: Path)
     assert _alive(pids) == []
     assert not (tmp_path / PIDFILE).exists()
     assert reap_stale(tmp_path, log=None).stopped == {}  # nothing recorded: nothing to do
+
+
+# Records when it got SIGINT, then exits: lets a test see the order in which processes were stopped.
+RECORDER = textwrap.dedent(
+    """
+    import signal, sys, time
+    def stop(*_):
+        open(sys.argv[1], "w").write(repr(time.time()))
+        sys.exit(0)
+    signal.signal(signal.SIGINT, stop)
+    print("ready", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_higher_tiers_stop_before_the_services_they_depend_on(tmp_path: Path) -> None:
+    with Supervisor(tmp_path, log=None) as sup:
+        service = sup.start("service", [sys.executable, "-c", RECORDER, str(tmp_path / "service.t")], tier=0)
+        client = sup.start("client", [sys.executable, "-c", RECORDER, str(tmp_path / "client.t")], tier=1)
+        _wait_for_line(service.log_path)
+        _wait_for_line(client.log_path)
+    assert float((tmp_path / "client.t").read_text()) < float((tmp_path / "service.t").read_text())
+
+
+def test_a_process_can_have_its_own_shorter_escalation(tmp_path: Path) -> None:
+    deaf = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600)"
+    with Supervisor(tmp_path, log=None) as sup:  # the default escalation waits 10 s after SIGINT
+        sup.start("deaf", [sys.executable, "-c", deaf], escalation=((signal.SIGINT, 0.3), (signal.SIGKILL, 2.0)))
+        time.sleep(0.3)
+        report = sup.stop()
+    assert report.signals == {"deaf": "SIGKILL"}
+    assert report.seconds < 3

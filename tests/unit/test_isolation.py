@@ -132,7 +132,7 @@ def test_local_failure_raises_with_the_transform_error(tmp_path: Path) -> None:
     op = build({"AIRLOCK_HEAVY_PYTHON": sys.executable, "AIRLOCK_HEAVY_PYTHONPATH": f"{REPO}:{REPO / 'include'}"})
     op.argv = rendered(op, "argv", "acme")
     op.env = {**rendered(op, "env", "acme"), "HEAVY_SAMPLE_FAIL": "1"}
-    with pytest.raises(Exception, match="heavy step failed.*sample failure for acme"):
+    with pytest.raises(Exception, match=r"heavy step failed.*sample failure for acme"):
         op.execute({})
 
 

@@ -118,7 +118,7 @@ def test_vars_are_templated_from_the_claim_xcom_and_render_per_run() -> None:
 def test_interceptor_refuses_vars_of_another_tenant() -> None:
     op = SimpleNamespace(vars={"tenant_id": "acme", "batch_id": "1", "dataflow": "orders", "tenant_schema": "t_a"})
     assert_run_identity({"dag_run": SimpleNamespace(partition_key="acme|1")}, op)
-    with pytest.raises(TenantMismatchError, match="this run is globex|1"):
+    with pytest.raises(TenantMismatchError, match=r"this run is globex\|1"):
         assert_run_identity({"dag_run": SimpleNamespace(partition_key="globex|1")}, op)
     op.vars["tenant_schema"] = "x; drop schema"
     with pytest.raises(TenantMismatchError, match="not plain identifiers"):
@@ -184,8 +184,9 @@ def test_aws_ecs_without_cluster_fails_naming_the_variables() -> None:
         render(AIRLOCK_EXECUTION_TARGET="aws_ecs")
 
 
-@pytest.mark.parametrize(("mode", "operator"), [("watcher", "DbtProducerWatcherOperator"),
-                                                 ("virtualenv", "DbtBuildVirtualenvOperator")])
+@pytest.mark.parametrize(
+    ("mode", "operator"), [("watcher", "DbtProducerWatcherOperator"), ("virtualenv", "DbtBuildVirtualenvOperator")]
+)
 def test_fast_mode_is_chosen_by_the_environment(mode: str, operator: str) -> None:
     tasks = dbt_tasks(render(AIRLOCK_DBT_MODE=mode))
     names = {type(t).__name__ for t in tasks.values()}

@@ -8,6 +8,7 @@ queue configuration per tenant prefix, one queue (with a DLQ) per tenant.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import time
 from collections.abc import Iterable
@@ -45,7 +46,13 @@ def start_moto(supervisor: Supervisor, *, port: int | None = None, timeout: floa
     port = port or free_port()
     if port_in_use(port):
         raise ProcessError(f"port {port} is in use: choose another for the local AWS endpoint")
-    proc = supervisor.start("moto", [python(), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)])
+    # Tier 0: stopped last, once nothing polls it. It holds no state worth a long goodbye.
+    proc = supervisor.start(
+        "moto",
+        [python(), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        tier=0,
+        escalation=((signal.SIGINT, 3.0), (signal.SIGKILL, 3.0)),
+    )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -53,6 +53,7 @@ class Managed:
     argv: list[str]
     create_time: float
     tier: int = 0
+    escalation: tuple[tuple[signal.Signals, float], ...] | None = None
 
     @property
     def pid(self) -> int:
@@ -151,31 +152,40 @@ def terminate_trees(
     trees: Mapping[str, list[psutil.Process]],
     *,
     escalation: Sequence[tuple[signal.Signals, float]] = ESCALATION,
+    per_tree: Mapping[str, Sequence[tuple[signal.Signals, float]]] | None = None,
     popens: Sequence[subprocess.Popen[bytes]] = (),
     log: Any = None,
 ) -> StopReport:
     """Escalate SIGINT → SIGTERM → SIGKILL on every tree at once until none of their processes lives.
 
-    All trees get each signal together (shutdown time is the slowest component's, not the sum),
-    and a tree only gets the next signal if something of it is still alive after the wait.
+    The trees stop concurrently (shutdown time is the slowest one's, not the sum), and each
+    escalates on its own clock: a tree gets its next signal only if something of it still lives
+    when its current wait is over. `per_tree` overrides `escalation` for named trees.
     """
     started = time.monotonic()
     report = StopReport(stopped={name: len(procs) for name, procs in trees.items()})
-    pending = {name: procs for name, procs in trees.items() if procs}
-    for sig, wait in escalation:
-        if not pending:
-            break
-        for name, procs in pending.items():
-            _signal_all(_alive(procs), sig)
+    plans = {name: list((per_tree or {}).get(name, escalation)) for name in trees}
+    pending = {name: procs for name, procs in trees.items() if _alive(procs)}
+    stage = dict.fromkeys(pending, -1)
+    deadline = dict.fromkeys(pending, 0.0)
+    while pending:
+        now = time.monotonic()
+        for name in list(pending):
+            if now < deadline[name]:
+                continue
+            if stage[name] + 1 >= len(plans[name]):
+                del pending[name]  # out of signals: whatever lives is reported as a survivor
+                continue
+            if stage[name] >= 0 and log:
+                log(f"  {name} still running after {plans[name][stage[name]][0].name}")
+            stage[name] += 1
+            sig, wait = plans[name][stage[name]]
+            _signal_all(_alive(pending[name]), sig)
             report.signals[name] = sig.name
-        deadline = time.monotonic() + wait
-        while pending and time.monotonic() < deadline:
-            _reap_zombies(popens)
-            pending = {name: alive for name, procs in pending.items() if (alive := _alive(procs))}
-            if pending:
-                time.sleep(0.1)
-        if pending and log:
-            log(f"  still running after {sig.name}: {', '.join(sorted(pending))}")
+            deadline[name] = now + wait
+        time.sleep(0.1)
+        _reap_zombies(popens)
+        pending = {name: alive for name, procs in pending.items() if (alive := _alive(procs))}
     _reap_zombies(popens)
     for procs in trees.values():
         for proc in _alive(procs):
@@ -266,10 +276,13 @@ class Supervisor:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         tier: int = 0,
+        escalation: Sequence[tuple[signal.Signals, float]] | None = None,
     ) -> Managed:
         """Start `argv` in its own session; stdout and stderr go to `<state_dir>/logs/<name>.log`.
 
         `tier` orders the stop: higher tiers stop first (services before what they depend on).
+        `escalation` overrides the supervisor's signals and waits for this process, e.g. a short
+        SIGINT grace for a server that sometimes lingers after a clean shutdown.
         """
         if any(p.name == name for p in self.processes):
             raise ProcessError(f"a process named {name!r} is already running under this supervisor")
@@ -292,7 +305,9 @@ class Supervisor:
             create_time = psutil.Process(popen.pid).create_time()
         except psutil.Error:
             create_time = time.time()
-        managed = Managed(name, popen, log_path, list(argv), create_time, tier)
+        managed = Managed(
+            name, popen, log_path, list(argv), create_time, tier, tuple(escalation) if escalation else None
+        )
         self.processes.append(managed)
         self._write_pidfile()
         return managed
@@ -347,7 +362,10 @@ class Supervisor:
             members = [m for m in self.processes if m.tier == tier]
             # Snapshot first: once a root dies, its orphans reparent to init and only the session finds them.
             trees = {m.name: _tree(m.pid, m.create_time) for m in members}
-            part = terminate_trees(trees, escalation=escalation, popens=[m.popen for m in members], log=self._log)
+            per_tree = {m.name: m.escalation for m in members if m.escalation and escalation is self.escalation}
+            part = terminate_trees(
+                trees, escalation=escalation, per_tree=per_tree, popens=[m.popen for m in members], log=self._log
+            )
             # A second look by session catches anything forked while we were signalling.
             late = {m.name: _alive(_session_members(m.pid)) for m in members}
             if any(late.values()):
@@ -438,23 +456,16 @@ def _same_process(pid: int, create_time: float | None) -> bool:
         return False
 
 
-def stack_rss(procs: Iterable[psutil.Process]) -> int:
-    """Resident memory of the given processes, in bytes (shared pages counted once per process)."""
+def stack_memory(procs: Iterable[psutil.Process], *, unique: bool = False) -> int:
+    """Memory of the given processes, in bytes.
+
+    RSS (default) counts shared library pages once per process, so it overstates a forking stack;
+    `unique=True` sums USS, what stopping the processes would give back (slower to read).
+    """
     total = 0
     for proc in procs:
         try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            continue
-    return total
-
-
-def stack_uss(procs: Iterable[psutil.Process]) -> int:
-    """Unique memory of the given processes, in bytes: what stopping them would give back."""
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_full_info().uss
+            total += proc.memory_full_info().uss if unique else proc.memory_info().rss
         except psutil.Error:
             continue
     return total

@@ -16,8 +16,8 @@ import psutil
 
 from airlock.devstack.airflow_api import AirflowApi
 from airlock.devstack.airflow_stack import AirflowStack
-from airlock.devstack.local_aws import client, start_moto, wire_landing_zone
-from airlock.devstack.processes import StopReport, Supervisor, reap_stale, stack_rss, stack_uss
+from airlock.devstack.local_aws import client, port_in_use, start_moto, wire_landing_zone
+from airlock.devstack.processes import ProcessError, StopReport, Supervisor, reap_stale, stack_memory
 
 Landing = Literal["s3", "folder"]
 
@@ -98,11 +98,11 @@ class LocalStack:
 
     def rss_bytes(self) -> int:
         """Sum of the stack's resident sets (shared library pages counted once per process)."""
-        return stack_rss(self.processes())
+        return stack_memory(self.processes())
 
     def uss_bytes(self) -> int:
         """Sum of the stack's unique memory: a fairer figure for 'what the stack costs'."""
-        return stack_uss(self.processes())
+        return stack_memory(self.processes(), unique=True)
 
     def stop(self) -> StopReport:
         """Stop everything now (idempotent; leaving the `with` block does the same)."""
@@ -146,6 +146,8 @@ class LocalStack:
 
     def _start(self) -> None:
         t0 = t = time.monotonic()
+        if port_in_use(self.port):  # fail before spending ~10 s on moto and the migration
+            raise ProcessError(f"port {self.port} is in use (another Airflow?): stop it, or choose another port")
         if self.landing == "s3":
             self._log("[devstack] starting the local AWS endpoint (moto) ...")
             self.endpoint_url = start_moto(self.supervisor)

@@ -49,6 +49,13 @@ DBT_DEV_ONLY = ("sqlfluff",)
 
 Progress = Callable[[str], None]
 
+# startup.sh: map AIRFLOW__AIRLOCK__<NAME> (Terraform's Airflow options `airlock.<name>`) to AIRLOCK_<NAME>.
+_TERRAFORM_SETTINGS = r"""for airlock_name in $(env | sed -n 's/^AIRFLOW__AIRLOCK__\([A-Z0-9_]*\)=.*/\1/p'); do
+    eval "export AIRLOCK_${airlock_name}=\"\${AIRFLOW__AIRLOCK__${airlock_name}}\""
+done
+unset airlock_name
+"""
+
 
 def _quiet(_: str) -> None:
     """Default progress sink: the library stays silent; the CLI passes print."""
@@ -193,6 +200,9 @@ export AIRLOCK_DBT_EXECUTABLE="${{AIRLOCK_DBT_VENV}}/bin/dbt"
 # was built from a fresh `make manifest`; only check that the manifest exists.
 export AIRLOCK_DBT_MANIFEST_CHECK="${{AIRLOCK_DBT_MANIFEST_CHECK:-exists}}"
 {exports}
+# Per-environment settings from Terraform arrive as Airflow options `airlock.<name>`, which MWAA
+# exposes as AIRFLOW__AIRLOCK__<NAME>; the kit reads AIRLOCK_<NAME>. They win over --set values.
+{_TERRAFORM_SETTINGS}
 airlock_dbt_sha256="{digest}"
 
 airlock_create_dbt_venv() {{

@@ -49,7 +49,7 @@ def pin_of(path: Path, package: str) -> str:
     try:
         return pins(path)[canonical(package)]
     except KeyError:
-        raise ConfigError(f"{path}: no `{package}==<version>` pin; add one there (the one place for pins).")
+        raise ConfigError(f"{path}: no `{package}==<version>` pin; add one there (the one place for pins).") from None
     except FileNotFoundError:
         raise ConfigError(f"{path}: not found; run from the project root or set AIRLOCK_HOME.") from None
 

@@ -27,9 +27,10 @@ VERSIONED = {
     "startup.sh": "--startup-script-s3-object-version",
     "plugins.zip": "--plugins-s3-object-version",
 }
-# Terraform outputs the deploy reads (infra/terraform/envs/<env>); the infra area provides them.
-BUCKET_OUTPUT = "mwaa_source_bucket"
-ENVIRONMENT_OUTPUT = "mwaa_environment_name"
+# Terraform outputs the deploy reads (infra/terraform/envs/<env>), first match wins: the env root's
+# names, then the mwaa module's own (for an env that re-exports the module's outputs unchanged).
+BUCKET_OUTPUTS = ("mwaa_source_bucket", "mwaa_source_bucket_name", "source_bucket_name")
+ENVIRONMENT_OUTPUTS = ("mwaa_environment_name", "environment_name")
 
 Progress = Callable[[str], None]
 
@@ -70,10 +71,13 @@ def terraform_outputs(project: Path, env: str) -> dict[str, Any]:
 def source_bucket(project: Path, env: str) -> tuple[str, str | None]:
     """(bucket, environment name) from the env's Terraform outputs."""
     outputs = terraform_outputs(project, env)
-    bucket = outputs.get(BUCKET_OUTPUT)
+    bucket = next((outputs[name] for name in BUCKET_OUTPUTS if outputs.get(name)), None)
     if not bucket:
-        raise ConfigError(f"Terraform env {env!r} has no `{BUCKET_OUTPUT}` output; apply it or pass --bucket.")
-    return str(bucket), outputs.get(ENVIRONMENT_OUTPUT)
+        raise ConfigError(
+            f"Terraform env {env!r} has none of the outputs {', '.join(BUCKET_OUTPUTS)}; apply it or pass --bucket."
+        )
+    environment = next((outputs[name] for name in ENVIRONMENT_OUTPUTS if outputs.get(name)), None)
+    return str(bucket), (str(environment) if environment else None)
 
 
 def package_files(package: Path) -> list[tuple[str, Path]]:
@@ -99,7 +103,7 @@ def upload_package(
     try:
         status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
     except Exception as exc:  # botocore's errors are generated classes; name the bucket and the cause
-        raise StorageError(f"s3://{bucket}: cannot read versioning ({exc}); check the name and credentials.")
+        raise StorageError(f"s3://{bucket}: cannot read versioning ({exc}); check the name and credentials.") from exc
     if status != "Enabled":
         raise StorageError(
             f"s3://{bucket}: versioning is {status or 'off'}; MWAA needs a versioned "

@@ -54,6 +54,7 @@ print(json.dumps({
     "import_errors": {k: v.splitlines()[-1] if v else v for k, v in bag.import_errors.items()},
     "import_errors_full": bag.import_errors,
     "files": len(bag.dagbag_stats),
+    "file_seconds": {os.path.basename(s.file): round(s.duration.total_seconds(), 3) for s in bag.dagbag_stats},
     "import_airflow_seconds": round(imported - started, 3),
     "dagbag_seconds": round(loaded - imported, 3),
     "airlock_file": os.path.realpath(airlock.__file__),

@@ -84,7 +84,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "trail" {
   rule {
     id     = "audit-retention"
     status = "Enabled"
-    filter {}
+    # An explicit empty prefix, not `filter {}`: both mean the whole bucket, but some S3
+    # implementations (moto) echo an empty filter back as <Prefix/>, which never converges.
+    filter {
+      prefix = ""
+    }
     abort_incomplete_multipart_upload {
       days_after_initiation = 7
     }
@@ -121,7 +125,7 @@ resource "aws_s3_bucket_policy" "trail" {
       {
         Sid       = "DenyInsecureTransport"
         Effect    = "Deny"
-        Principal = "*"
+        Principal = { AWS = "*" }
         Action    = "s3:*"
         Resource  = [aws_s3_bucket.trail.arn, "${aws_s3_bucket.trail.arn}/*"]
         Condition = { Bool = { "aws:SecureTransport" = "false" } }

@@ -19,11 +19,13 @@ locals {
   }
   all_buckets = merge(local.data_buckets, { access_logs = aws_s3_bucket.access_logs })
 
+  # Deny statements name `{ AWS = "*" }` (equivalent to "*" for a Deny) because moto's bucket
+  # logging check crashes on a string Principal in the target bucket's policy.
   deny_insecure_transport = {
     for k, b in local.all_buckets : k => {
       Sid       = "DenyInsecureTransport"
       Effect    = "Deny"
-      Principal = "*"
+      Principal = { AWS = "*" }
       Action    = "s3:*"
       Resource  = [b.arn, "${b.arn}/*"]
       Condition = { Bool = { "aws:SecureTransport" = "false" } }

@@ -136,7 +136,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   rule {
     id     = "airlock-${each.key}"
     status = "Enabled"
-    filter {}
+    # An explicit empty prefix, not `filter {}`: both mean the whole bucket, but some S3
+    # implementations (moto) echo an empty filter back as <Prefix/>, which never converges.
+    filter {
+      prefix = ""
+    }
 
     abort_incomplete_multipart_upload {
       days_after_initiation = 7
@@ -180,7 +184,7 @@ resource "aws_s3_bucket_policy" "landing" {
           # an unencrypted or SSE-S3 put is refused even though it would get a default key.
           Sid       = "DenyNonKmsPut"
           Effect    = "Deny"
-          Principal = "*"
+          Principal = { AWS = "*" }
           Action    = "s3:PutObject"
           Resource  = "${aws_s3_bucket.landing.arn}/*"
           Condition = { StringNotEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" } }
@@ -192,7 +196,7 @@ resource "aws_s3_bucket_policy" "landing" {
         for id, t in var.tenants : {
           Sid       = "DenyForeignKey${replace(title(replace(id, "_", " ")), " ", "")}"
           Effect    = "Deny"
-          Principal = "*"
+          Principal = { AWS = "*" }
           Action    = "s3:PutObject"
           Resource  = "${aws_s3_bucket.landing.arn}/${id}/*"
           Condition = { StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = t.kms_key_arn } }
@@ -215,7 +219,7 @@ resource "aws_s3_bucket_policy" "platform" {
         # for anything weaker than SSE-KMS.
         Sid       = "DenyNonKmsPut"
         Effect    = "Deny"
-        Principal = "*"
+        Principal = { AWS = "*" }
         Action    = "s3:PutObject"
         Resource  = "${each.value.arn}/*"
         Condition = {
@@ -226,7 +230,7 @@ resource "aws_s3_bucket_policy" "platform" {
       {
         Sid       = "DenyForeignKey"
         Effect    = "Deny"
-        Principal = "*"
+        Principal = { AWS = "*" }
         Action    = "s3:PutObject"
         Resource  = "${each.value.arn}/*"
         Condition = {

@@ -101,7 +101,7 @@ resource "aws_sqs_queue_policy" "landing" {
       {
         Sid       = "DenyInsecureTransport"
         Effect    = "Deny"
-        Principal = "*"
+        Principal = { AWS = "*" }
         Action    = "sqs:*"
         Resource  = aws_sqs_queue.landing.arn
         Condition = { Bool = { "aws:SecureTransport" = "false" } }

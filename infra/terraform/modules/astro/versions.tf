@@ -1,0 +1,14 @@
+terraform {
+  required_version = ">= 1.7"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.60, < 7.0"
+    }
+    astro = {
+      source  = "astronomer/astro"
+      version = ">= 1.0.3, < 2.0"
+    }
+  }
+}

@@ -1,0 +1,23 @@
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+
+  env_name      = "${var.name_prefix}-airflow"
+  env_arn       = "arn:${local.partition}:airflow:${local.region}:${local.account_id}:environment/${local.env_name}"
+  source_bucket = "${var.name_prefix}-mwaa-source"
+
+  # The kit's Airflow options: one trigger per tenant queue (watchers) must fit in the triggerer,
+  # and the watcher polls every second (field-tested: send -> run in ~1.5 s).
+  kit_options = merge(
+    {
+      "triggerer.capacity"                = "1000"
+      "metrics.statsd_on"                 = "true"
+      "metrics.statsd_prefix"             = "airflow"
+      "metrics.metrics_use_pattern_match" = "true"
+      "metrics.metrics_allow_list"        = "airlock,scheduler,triggerer,dagrun,ti,asset"
+      "airlock.watcher_waiter_delay"      = "1"
+    },
+    { for k, v in var.kit_settings : "airlock.${k}" => v },
+  )
+}

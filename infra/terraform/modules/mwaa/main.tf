@@ -1,0 +1,314 @@
+# ---------------------------------------------------------------------------------------------
+# Key: MWAA metadata, its Celery queues, its logs, and the source bucket.
+# ---------------------------------------------------------------------------------------------
+resource "aws_kms_key" "mwaa" {
+  description             = "${local.env_name}: environment, source bucket and logs"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersViaIAM"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudWatchLogsEncryptsAirflowLogs"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${local.region}.amazonaws.com" }
+        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+        Resource  = "*"
+        Condition = {
+          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:airflow-${local.env_name}-*" }
+        }
+      },
+    ]
+  })
+  tags = var.tags
+}
+
+# ---------------------------------------------------------------------------------------------
+# Source bucket (MWAA requires versioning). Holds dags/ (with the airlock package inside, since
+# MWAA syncs only dags/), requirements.txt and startup.sh.
+# ---------------------------------------------------------------------------------------------
+resource "aws_s3_bucket" "source" {
+  #checkov:skip=CKV_AWS_144:The source bucket is a deploy artifact rebuilt from git by CI; replicating it adds nothing.
+  bucket = local.source_bucket
+  tags   = var.tags
+}
+
+resource "aws_s3_bucket_ownership_controls" "source" {
+  bucket = aws_s3_bucket.source.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "source" {
+  bucket                  = aws_s3_bucket.source.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "source" {
+  bucket = aws_s3_bucket.source.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "source" {
+  bucket = aws_s3_bucket.source.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.mwaa.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "source" {
+  bucket = aws_s3_bucket.source.id
+  rule {
+    id     = "old-deploys"
+    status = "Enabled"
+    # An explicit empty prefix, not `filter {}`: both mean the whole bucket, but some S3
+    # implementations (moto) echo an empty filter back as <Prefix/>, which never converges.
+    filter {
+      prefix = ""
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+    # Keep a few weeks of previous versions so a bad deploy can be rolled back.
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+  }
+  depends_on = [aws_s3_bucket_versioning.source]
+}
+
+resource "aws_s3_bucket_logging" "source" {
+  bucket        = aws_s3_bucket.source.id
+  target_bucket = var.access_log_bucket_name
+  target_prefix = "${local.source_bucket}/"
+}
+
+resource "aws_s3_bucket_notification" "source" {
+  bucket      = aws_s3_bucket.source.id
+  eventbridge = true
+}
+
+resource "aws_s3_bucket_policy" "source" {
+  bucket = aws_s3_bucket.source.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "DenyInsecureTransport"
+      Effect    = "Deny"
+      Principal = { AWS = "*" }
+      Action    = "s3:*"
+      Resource  = [aws_s3_bucket.source.arn, "${aws_s3_bucket.source.arn}/*"]
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.source]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Network: components talk to each other inside the group; out only over HTTPS.
+# ---------------------------------------------------------------------------------------------
+resource "aws_security_group" "mwaa" {
+  name        = local.env_name
+  description = "MWAA ${local.env_name}: self-referencing, HTTPS out"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "self" {
+  security_group_id            = aws_security_group.mwaa.id
+  description                  = "MWAA components (scheduler, workers, web server, metadata DB) reach each other"
+  ip_protocol                  = "-1"
+  referenced_security_group_id = aws_security_group.mwaa.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "self" {
+  security_group_id            = aws_security_group.mwaa.id
+  description                  = "MWAA components reach each other"
+  ip_protocol                  = "-1"
+  referenced_security_group_id = aws_security_group.mwaa.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "https" {
+  security_group_id = aws_security_group.mwaa.id
+  description       = "HTTPS to AWS APIs (S3, SQS, ECS, logs) through NAT or VPC endpoints"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Execution role: what MWAA itself requires, plus exactly what the kit's DAGs do.
+# ---------------------------------------------------------------------------------------------
+resource "aws_iam_role" "execution" {
+  name = "${local.env_name}-execution"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = ["airflow.amazonaws.com", "airflow-env.amazonaws.com"] }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnLike      = { "aws:SourceArn" = local.env_arn }
+      }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "mwaa_service" {
+  #checkov:skip=CKV_AWS_355:Only MWAA-required actions without resource-level support use "*": logs:DescribeLogGroups, cloudwatch:PutMetricData, s3:GetAccountPublicAccessBlock (AWS MWAA execution-role documentation).
+  #checkov:skip=CKV_AWS_290:cloudwatch:PutMetricData has no resource-level permissions; it is scoped by the cloudwatch:namespace condition instead.
+  name = "mwaa-service"
+  role = aws_iam_role.execution.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "PublishEnvironmentMetrics"
+        Effect   = "Allow"
+        Action   = "airflow:PublishMetrics"
+        Resource = local.env_arn
+      },
+      {
+        Sid      = "ReadSourceBucket"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
+        Resource = [aws_s3_bucket.source.arn, "${aws_s3_bucket.source.arn}/*"]
+      },
+      {
+        Sid      = "AccountPublicAccessBlockCheck"
+        Effect   = "Allow"
+        Action   = "s3:GetAccountPublicAccessBlock"
+        Resource = "*"
+      },
+      {
+        Sid    = "WriteAirflowLogs"
+        Effect = "Allow"
+        Action = [
+          "logs:CreateLogStream", "logs:CreateLogGroup", "logs:PutLogEvents", "logs:GetLogEvents",
+          "logs:GetLogRecord", "logs:GetLogGroupFields", "logs:GetQueryResults",
+        ]
+        Resource = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:airflow-${local.env_name}-*"
+      },
+      {
+        Sid      = "DescribeLogGroups"
+        Effect   = "Allow"
+        Action   = "logs:DescribeLogGroups"
+        Resource = "*"
+      },
+      {
+        Sid       = "PutMetrics"
+        Effect    = "Allow"
+        Action    = "cloudwatch:PutMetricData"
+        Resource  = "*"
+        Condition = { StringLike = { "cloudwatch:namespace" = ["AmazonMWAA", "airlock*"] } }
+      },
+      {
+        Sid    = "CeleryQueues"
+        Effect = "Allow"
+        Action = [
+          "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+          "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
+        ]
+        Resource = "arn:${local.partition}:sqs:${local.region}:*:airflow-celery-*"
+      },
+      {
+        Sid      = "EnvironmentKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"]
+        Resource = aws_kms_key.mwaa.arn
+        Condition = {
+          StringLike = { "kms:ViaService" = ["sqs.${local.region}.amazonaws.com", "s3.${local.region}.amazonaws.com"] }
+        }
+      },
+    ]
+  })
+}
+
+module "dag_access" {
+  source       = "../dag_access"
+  name_prefix  = var.name_prefix
+  partition    = local.partition
+  region       = local.region
+  account_id   = local.account_id
+  bucket_arns  = var.bucket_arns
+  kms_key_arns = concat(var.tenant_kms_key_arns, [var.storage_kms_key_arn])
+  ecs          = var.ecs
+}
+
+resource "aws_iam_role_policy" "kit" {
+  name   = "airlock-dags"
+  role   = aws_iam_role.execution.id
+  policy = module.dag_access.policy_json
+}
+
+# ---------------------------------------------------------------------------------------------
+# The environment
+# ---------------------------------------------------------------------------------------------
+resource "aws_mwaa_environment" "this" {
+  name                   = local.env_name
+  airflow_version        = var.airflow_version
+  environment_class      = var.environment_class
+  min_workers            = var.min_workers
+  max_workers            = var.max_workers
+  execution_role_arn     = aws_iam_role.execution.arn
+  kms_key                = aws_kms_key.mwaa.arn
+  source_bucket_arn      = aws_s3_bucket.source.arn
+  dag_s3_path            = "dags/"
+  requirements_s3_path   = var.requirements_s3_path
+  startup_script_s3_path = var.startup_script_s3_path
+  webserver_access_mode  = "PRIVATE_ONLY"
+
+  airflow_configuration_options = merge(local.kit_options, var.airflow_configuration_options)
+
+  network_configuration {
+    security_group_ids = [aws_security_group.mwaa.id]
+    subnet_ids         = var.private_subnet_ids
+  }
+
+  logging_configuration {
+    dag_processing_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+    scheduler_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+    task_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+    webserver_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+    worker_logs {
+      enabled   = true
+      log_level = var.log_level
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.mwaa_service, aws_s3_bucket_versioning.source]
+}
