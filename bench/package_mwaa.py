@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from airlock.packaging.mwaa import build_mwaa_package
-from airlock.packaging.verify import prove_import
+from airlock.packaging.verify import cache_dir, prove_import
 
 ROOT = Path(__file__).resolve().parents[1]
 MWAA_AIRFLOW_VERSION = "3.3.1"
@@ -31,8 +31,7 @@ def run() -> dict[str, Any]:
             build_mwaa_package(ROOT, work / f"pkg{i}", MWAA_AIRFLOW_VERSION, make_zip=True) for i in range(BUILDS)
         ]
         last = builds[-1]
-        cache = None if os.environ.get("AIRLOCK_FRESH_VENV") else ROOT / ".airlock" / "cache"
-        proof = prove_import(ROOT, work / "proof", cache_dir=cache)
+        proof = prove_import(ROOT, work / "proof", cache_dir=cache_dir(ROOT))
     dagbag = float(proof["dagbag_seconds"])
     return {
         "name": "package_mwaa",

@@ -69,7 +69,9 @@ def build(root: Path) -> tuple[Path, Path, Roots, dict[str, Any]]:
         for flow in DATAFLOWS:
             for b in range(BATCHES_PER_PAIR):
                 state = _state_for(i, b)
-                at = now - timedelta(days=BATCHES_PER_PAIR - b, hours=3 if state == "late" else 0)
+                newest = b == BATCHES_PER_PAIR - 1
+                age = timedelta(hours=3 if state == "late" else 0, minutes=10) if newest else timedelta(days=5 - b)
+                at = now - age
                 write_batch(roots, registry, tenant_id, flow, f"202611{10 + b:02d}", state, at=at)
                 batches += 1
     objects = sum(len(files) for n in ("landing", "raw", "quarantine") for _, _, files in os.walk(root / n))

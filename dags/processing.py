@@ -43,7 +43,7 @@ for flow in load_dataflows(settings.dataflows_dir).values():
 
             return tasks.publish(plan, rows, dag_run.run_id, dag.dag_id)
 
-        @task(trigger_rule="one_failed", retries=0)
+        @task(trigger_rule="one_failed")
         def record_failure(dataflow: str = flow.dataflow, dag_run=None, dag=None) -> None:
             from airlock import tasks
 

@@ -13,8 +13,6 @@ from airlock.settings import Settings
 from airlock.tenants import Dataflow
 
 LANDING = "landing"
-SQS_LONG_POLL_SECONDS = 10
-"""SQS long polling returns as soon as a message arrives, so this bounds API calls, not latency."""
 
 
 def landing_asset(settings: Settings, tenant_ids: Iterable[str]) -> Asset:
@@ -35,7 +33,8 @@ def landing_asset(settings: Settings, tenant_ids: Iterable[str]) -> Asset:
                     sqs_queue=settings.queue_url(tenant),
                     aws_conn_id=settings.aws_conn_id,
                     max_messages=10,
-                    wait_time_seconds=SQS_LONG_POLL_SECONDS,
+                    # Long polling returns as soon as a message arrives: it bounds API calls, not latency.
+                    wait_time_seconds=settings.watcher_long_poll,
                     waiter_delay=settings.watcher_waiter_delay,
                 ),
             )

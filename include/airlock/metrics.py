@@ -17,7 +17,8 @@ import os
 import re
 import socket
 from collections.abc import Mapping
-from typing import Final
+from datetime import datetime
+from typing import Any, Final
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,11 @@ PREFIX: Final = "airlock"
 FILES_ARRIVED: Final = "files.arrived"
 """count: landing files recorded as arrived (router/reconcile, once per new file)."""
 BATCHES_COMPLETED: Final = "batches.completed"
-"""count: processing runs finished, tag status:success|failed (processing DAG, when writing _DONE)."""
+"""count: batches complete and snapshotted (router/reconcile, once per new _MANIFEST.json)."""
+BATCHES_PROCESSED: Final = "batches.processed"
+"""count: processing runs that succeeded (processing DAG, when writing _DONE.json status success)."""
+BATCHES_FAILED: Final = "batches.failed"
+"""count: processing runs that failed (processing DAG, when writing _DONE.json status failed)."""
 FILES_QUARANTINED: Final = "files.quarantined"
 """count: files moved to quarantine, tag reason:<reason> (router/reconcile)."""
 SNAPSHOT_BYTES: Final = "snapshot.bytes"
@@ -45,6 +50,8 @@ METRIC_NAMES: Final = frozenset(
     {
         FILES_ARRIVED,
         BATCHES_COMPLETED,
+        BATCHES_PROCESSED,
+        BATCHES_FAILED,
         FILES_QUARANTINED,
         SNAPSHOT_BYTES,
         EVENT_TO_RUN_LATENCY,
@@ -76,6 +83,12 @@ def default_address(environ: Mapping[str, str] | None = None) -> str | None:
         host = env.get("AIRFLOW__METRICS__STATSD_HOST", "localhost")
         return f"{host}:{env.get('AIRFLOW__METRICS__STATSD_PORT', '8125')}"
     return None
+
+
+def _node_name(unique_id: str) -> str:
+    """`model.pkg.fct_orders` -> fct_orders; a test's id ends in a hash, so take the third part."""
+    parts = unique_id.split(".")
+    return parts[2] if len(parts) >= 3 else unique_id
 
 
 def _clean(value: object) -> str:
@@ -162,17 +175,43 @@ class TenantMetrics:
     def file_quarantined(self, reason: str, count: int = 1) -> None:
         self.incr(FILES_QUARANTINED, count, {"reason": reason})
 
-    def snapshot_written(self, total_bytes: int) -> None:
-        self.incr(SNAPSHOT_BYTES, total_bytes)
-
     def run_started(self, latency_seconds: float) -> None:
         self.timing(EVENT_TO_RUN_LATENCY, latency_seconds)
 
-    def batch_completed(self, status: str) -> None:
-        self.incr(BATCHES_COMPLETED, 1, {"status": status})
+    def batch_completed(self, snapshot_bytes: int) -> None:
+        """A batch is complete and its snapshot committed: count it and its bytes."""
+        self.incr(BATCHES_COMPLETED)
+        self.incr(SNAPSHOT_BYTES, snapshot_bytes)
+
+    def batch_processed(self, success: bool) -> None:
+        """The processing run finished (success or failure) and wrote _DONE.json."""
+        self.incr(BATCHES_PROCESSED if success else BATCHES_FAILED)
 
     def dbt_model_failed(self, model: str, count: int = 1) -> None:
         self.incr(DBT_MODEL_FAILURES, count, {"model": model})
+
+    def run_started_after(self, last_arrival: str | None, started_at: datetime) -> float | None:
+        """Emit the event-to-run latency from a manifest's `last_arrival`; return it (None if unknown)."""
+        try:
+            arrived = datetime.fromisoformat(str(last_arrival))
+        except ValueError:
+            return None
+        if arrived.tzinfo is None or started_at.tzinfo is None:
+            return None  # naive timestamps cannot be compared safely across hosts
+        seconds = max((started_at - arrived).total_seconds(), 0.0)
+        self.run_started(seconds)
+        return seconds
+
+    def dbt_results(self, run_results: Mapping[str, Any]) -> list[str]:
+        """Count the failed nodes of a dbt `run_results.json` (error/fail); return their names."""
+        failed = [
+            _node_name(str(r.get("unique_id", "?")))
+            for r in run_results.get("results") or []
+            if isinstance(r, Mapping) and r.get("status") in ("error", "fail", "runtime error")
+        ]
+        for name in failed:
+            self.dbt_model_failed(name)
+        return failed
 
     def freshness(self, seconds: float) -> None:
         self.gauge(FRESHNESS_SECONDS, seconds)

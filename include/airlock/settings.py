@@ -41,6 +41,7 @@ class Settings:
     aws_conn_id: str = "aws_default"
     queue_url_template: str | None = None
     watcher_waiter_delay: int = 1
+    watcher_long_poll: int = 10
     reconcile_interval: timedelta = timedelta(seconds=30)
     snapshot_grace: timedelta = timedelta(minutes=5)
     execution_target: ExecutionTarget = "local"
@@ -83,6 +84,7 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
             aws_conn_id=environ.get("AIRLOCK_AWS_CONN_ID", "aws_default"),
             queue_url_template=template,
             watcher_waiter_delay=int(environ.get("AIRLOCK_WATCHER_WAITER_DELAY", "1")),
+            watcher_long_poll=int(environ.get("AIRLOCK_WATCHER_LONG_POLL", "10")),
             reconcile_interval=parse_duration(environ.get("AIRLOCK_RECONCILE_INTERVAL", "30s")),
             snapshot_grace=parse_duration(environ.get("AIRLOCK_SNAPSHOT_GRACE", "5m")),
             execution_target=target,  # type: ignore[arg-type]

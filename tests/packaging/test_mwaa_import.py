@@ -3,17 +3,17 @@
 The venv holds Airflow plus the packaged requirements.txt only (no --system-site-packages, no repo
 checkout); the `--constraint` URL cannot be fetched offline, so it is swapped for a local constraints
 file generated from the dev venv's resolution. The venv is cached under .airlock/cache keyed by the
-requirements and constraints (AIRLOCK_FRESH_VENV=1 rebuilds it in a temp folder to time a cold run).
+requirements and constraints (or under AIRLOCK_CACHE_DIR; AIRLOCK_FRESH_VENV=1 rebuilds it in a temp
+folder to time a cold run).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from airlock.packaging.verify import prove_import
+from airlock.packaging.verify import cache_dir, prove_import
 
 pytestmark = [pytest.mark.mwaa_proof, pytest.mark.timeout(900)]
 
@@ -22,8 +22,7 @@ DAGBAG_TARGET_SECONDS = 2.0
 
 @pytest.fixture(scope="module")
 def proof(project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    cache = None if os.environ.get("AIRLOCK_FRESH_VENV") else project / ".airlock" / "cache"
-    return prove_import(project, tmp_path_factory.mktemp("mwaa-proof"), cache_dir=cache)
+    return prove_import(project, tmp_path_factory.mktemp("mwaa-proof"), cache_dir=cache_dir(project))
 
 
 def test_every_packaged_dag_loads_without_import_errors(proof: dict[str, object], project: Path) -> None:

@@ -32,13 +32,14 @@ def test_every_metric_goes_out_with_its_name_value_and_tenant_tags(listener: Sta
     acme = client.for_tenant("acme", "orders")
     acme.file_arrived(3)
     acme.file_quarantined("bad_header")
-    acme.snapshot_written(2048)
+    acme.batch_completed(2048)
     acme.run_started(1.5)
-    acme.batch_completed("success")
+    acme.batch_processed(success=True)
+    acme.batch_processed(success=False)
     acme.dbt_model_failed("fct_orders")
     acme.freshness(120)
     acme.late_batches(0)
-    got = listener.wait_for(lambda d: len(d) == 8)
+    got = listener.wait_for(lambda d: len(d) == 10)
     client.close()
 
     by_name = {d.name: d for d in got}
@@ -48,7 +49,9 @@ def test_every_metric_goes_out_with_its_name_value_and_tenant_tags(listener: Sta
         m.FILES_QUARANTINED: (1, "c", {"reason": "bad_header"}),
         m.SNAPSHOT_BYTES: (2048, "c", {}),
         m.EVENT_TO_RUN_LATENCY: (1500, "ms", {}),
-        m.BATCHES_COMPLETED: (1, "c", {"status": "success"}),
+        m.BATCHES_COMPLETED: (1, "c", {}),
+        m.BATCHES_PROCESSED: (1, "c", {}),
+        m.BATCHES_FAILED: (1, "c", {}),
         m.DBT_MODEL_FAILURES: (1, "c", {"model": "fct_orders"}),
         m.FRESHNESS_SECONDS: (120, "g", {}),
         m.BATCHES_LATE: (0, "g", {}),
@@ -203,3 +206,23 @@ def test_airflow_task_log_processors_pick_up_the_batch_context() -> None:
     line = json.loads(out.getvalue())
     assert line == {"tenant_id": "globex", "dataflow": "orders", "batch_id": "b1", "run_id": "manual__1",
                     "event": "loaded"}  # fmt: skip
+
+
+def test_latency_and_dbt_failures_helpers(listener: StatsdListener) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    client = m.Metrics(listener.address, env="ci")
+    acme = client.for_tenant("acme", "orders")
+    started = datetime(2026, 11, 21, 7, 0, 3, tzinfo=UTC)
+    assert acme.run_started_after((started - timedelta(seconds=2.5)).isoformat(), started) == 2.5
+    assert acme.run_started_after(None, started) is None  # no datagram for an unknown arrival
+    results = {"results": [
+        {"unique_id": "model.airlock.stg_orders", "status": "success"},
+        {"unique_id": "model.airlock.fct_orders", "status": "error"},
+        {"unique_id": "test.airlock.not_null_fct_orders_order_id.abc123", "status": "fail"},
+    ]}  # fmt: skip
+    assert acme.dbt_results(results) == ["fct_orders", "not_null_fct_orders_order_id"]
+    got = listener.wait_for(lambda d: len(d) == 3)
+    client.close()
+    assert (got[0].name, got[0].value, got[0].kind) == ("airlock.event_to_run.latency", 2500, "ms")
+    assert sorted(d.tag("model") for d in got[1:]) == ["fct_orders", "not_null_fct_orders_order_id"]

@@ -22,7 +22,6 @@ from airlock.devstack.local_aws import free_port, port_in_use
 from airlock.devstack.processes import ProcessError, Supervisor, python, tail
 from airlock.settings import project_home
 
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 API_SERVER_ESCALATION = ((signal.SIGINT, 2.0), (signal.SIGTERM, 4.0), (signal.SIGKILL, 5.0))
 
@@ -151,26 +150,52 @@ class AirflowStack:
             raise ProcessError(f"airflow db migrate failed (exit {code}):\n{tail(log_path)}")
         return time.monotonic() - started
 
-    def start(self) -> None:
-        """Start the four components (the API server first: the others' tasks talk to it).
+    def start(self, *, api_timeout: float = 180.0) -> None:
+        """Start the four components; the scheduler only once the API server answers.
 
-        moto (tier 0) stops last, the API server (tier 1) next to last, the rest (tier 2) first.
+        A task started before the API server listens fails its execution-API calls (its retries last
+        ~6 s, the API server takes 10-20 s to load on a busy 2-core machine), and an S3 test event
+        already waiting on a queue makes a watcher DAG run at once. The DAG processor and triggerer
+        need no API server, so they start together with it.
+
+        Stop order (tiers): scheduler & co. first, then the API server their tasks report to, then moto.
         """
         if port_in_use(self.port):
             raise ProcessError(
                 f"port {self.port} is in use (another Airflow?). Stop it, or choose another with --port."
             )
-        for component in COMPONENTS:
-            argv = [python(), "-m", "airflow", component]
-            if component == "api-server":
-                argv += ["--port", str(self.port), "--host", "127.0.0.1"]
-            if component == "api-server":
-                # Stopped after scheduler & co. (their tasks report to it). Measured here: uvicorn finishes
-                # within 0.1 s of SIGINT, but the process then often lingers until a SIGTERM (SystemExit
-                # raised inside its lifespan): a 2 s SIGINT grace, then SIGTERM.
-                self.supervisor.start(component, argv, env=self.env, tier=1, escalation=API_SERVER_ESCALATION)
-            else:
-                self.supervisor.start(component, argv, env=self.env, tier=2)
+        # Measured here: uvicorn finishes within 0.1 s of SIGINT, but the process then often lingers
+        # until a SIGTERM (SystemExit raised inside its lifespan): a 2 s SIGINT grace, then SIGTERM.
+        self.supervisor.start(
+            "api-server",
+            [python(), "-m", "airflow", "api-server", "--port", str(self.port), "--host", "127.0.0.1"],
+            env=self.env,
+            tier=1,
+            escalation=API_SERVER_ESCALATION,
+        )
+        for component in ("dag-processor", "triggerer"):
+            self.supervisor.start(component, [python(), "-m", "airflow", component], env=self.env, tier=2)
+        self._wait_api_answers(api_timeout)
+        self.supervisor.start("scheduler", [python(), "-m", "airflow", "scheduler"], env=self.env, tier=2)
+
+    def _wait_api_answers(self, timeout: float) -> None:
+        started = time.monotonic()
+        last_note = 0.0
+        while (elapsed := time.monotonic() - started) < timeout:
+            self.supervisor.check_alive()
+            try:
+                self.api.health(timeout=2.0)
+                self._log(f"[devstack] API server up after {elapsed:.1f}s; starting the scheduler")
+                return
+            except AirflowApiError:
+                pass
+            if elapsed - last_note >= 3:
+                self._log(f"[devstack]   waiting for the API server ({elapsed:.0f}s)")
+                last_note = elapsed
+            time.sleep(0.3)
+        raise ProcessError(
+            f"the API server did not answer within {timeout:.0f}s: see {self.supervisor.log_dir / 'api-server.log'}"
+        )
 
     def wait_healthy(self, timeout: float = 180.0) -> float:
         """Poll /monitor/health until every component reports healthy; print progress; return seconds."""

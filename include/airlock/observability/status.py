@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from airlock.errors import AirlockError
 from airlock.metrics import Metrics
@@ -161,8 +161,8 @@ class StatusCollector:
             batch = batches[batch_id] = _Batch(batch_id)
         return batch
 
-    def _scan_landing(self) -> None:
-        for info in _list_roots(self.landing, self._prefixes()):
+    def _scan_landing(self, listing: Iterable[ObjectInfo]) -> None:
+        for info in listing:
             tenant_id, _, rest = info.key.partition("/")
             dataflow, _, rest = rest.partition("/")
             contract = self._contract(tenant_id, dataflow)
@@ -174,8 +174,8 @@ class StatusCollector:
                 batch.tables.add(file.table)
             batch.touch(info.last_modified)
 
-    def _scan_raw(self) -> None:
-        for info in _list_roots(self.raw, self._prefixes()):
+    def _scan_raw(self, listing: Iterable[ObjectInfo]) -> None:
+        for info in listing:
             parts = info.key.split("/")
             if len(parts) == 4 and parts[3] in _BATCH_MARKERS:
                 marker = parts[3]
@@ -191,13 +191,15 @@ class StatusCollector:
                 batch.snapshot_ts = parts[3]
             batch.touch(info.last_modified)
 
-    def _scan_quarantine(self) -> None:
-        for info in _list_roots(self.quarantine, self._prefixes()):
+    def _scan_quarantine(self, listing: Iterable[ObjectInfo]) -> None:
+        for info in listing:
             key = info.key.removesuffix(REASON_SUFFIX)
             parts = key.split("/", 2)  # <tenant or _unknown>/<reason>/<original key>
             if len(parts) < 3:
                 continue
             owner, original = parts[0], parts[2]
+            if "/" not in original:  # unsafe keys are stored flattened, percent-encoded
+                original = unquote(original)
             tenant_id, _, rest = original.partition("/")
             if tenant_id != owner:  # tolerate an original key written without the tenant prefix
                 tenant_id, rest = owner, original
@@ -210,10 +212,18 @@ class StatusCollector:
             batch.touch(info.last_modified)
 
     def scan(self) -> None:
-        """List the three roots once each (S3: per tenant prefix in parallel when filtered)."""
-        self._scan_landing()
-        self._scan_raw()
-        self._scan_quarantine()
+        """List the three roots once each, concurrently (S3: per tenant prefix in parallel when filtered).
+
+        The listings are I/O (S3 pages, or stat calls that release the GIL), so running the three
+        side by side costs about as much as the longest one.
+        """
+        prefixes = self._prefixes()
+        roots = (self.landing, self.raw, self.quarantine)
+        with ThreadPoolExecutor(len(roots)) as pool:
+            landing, raw, quarantine = pool.map(lambda s: list(_list_roots(s, prefixes)), roots)
+        self._scan_landing(landing)
+        self._scan_raw(raw)
+        self._scan_quarantine(quarantine)
 
     # ---- rows -------------------------------------------------------------------------------
     def _marker(self, tenant_id: str, dataflow: str, batch: _Batch, marker: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,6 +198,17 @@ def load_dagbag(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def cache_dir(project: Path) -> Path | None:
+    """Where the proof keeps its venvs: AIRLOCK_CACHE_DIR, else <project>/.airlock/cache.
+
+    AIRLOCK_FRESH_VENV=1 returns None (build in a temp folder: times a cold run). .ci/run points
+    AIRLOCK_CACHE_DIR outside the clone so that a fresh clone on the same machine reuses the venvs.
+    """
+    if os.environ.get("AIRLOCK_FRESH_VENV"):
+        return None
+    return Path(os.environ.get("AIRLOCK_CACHE_DIR") or project / ".airlock" / "cache")
+
+
 def prove_import(project: Path, work: Path, *, cache_dir: Path | None) -> dict[str, object]:
     """Build the package, a clean venv and the dbt venv (via startup.sh), then load the packaged DAGs.
 
@@ -208,11 +220,15 @@ def prove_import(project: Path, work: Path, *, cache_dir: Path | None) -> dict[s
 
     airflow_version = airflow_pin(project)
     package = build_mwaa_package(project, work / "package", airflow_version)
-    venv = clean_venv(package.root, airflow_version, local_constraints(), cache_dir)
     dbt_key = hashlib.sha256("\n".join(dbt_runtime_requirements(project)).encode()).hexdigest()[:16]
     dbt_venv = (cache_dir / f"dbt-venv-{dbt_key}") if cache_dir else work / "dbt_venv"
     home = work / "usr-local-airflow"
-    settings, startup_seconds = run_startup(package.root, home, dbt_venv)
+    # The two installs are independent and mostly wait on downloads: run them side by side.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        venv_job = pool.submit(clean_venv, package.root, airflow_version, local_constraints(), cache_dir)
+        startup_job = pool.submit(run_startup, package.root, home, dbt_venv)
+        venv = venv_job.result()
+        settings, startup_seconds = startup_job.result()
     result = load_dagbag(venv.python, home / "dags", settings, home, [project])
     return {
         "airflow_version": airflow_version,

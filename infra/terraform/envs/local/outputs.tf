@@ -6,6 +6,7 @@ module "kit_settings" {
   bucket_names = module.landing_zone.bucket_names
   tenants = {
     for id, t in module.tenant : id => {
+      queue_name          = t.queue_name
       queue_url           = t.queue_url
       queue_arn           = t.queue_arn
       kms_key_arn         = t.kms_key_arn

@@ -30,21 +30,18 @@ locals {
 }
 
 # Templates are what the DAGs use; a tenant whose real name differs would silently get no events.
+# (Names are checked here; the integration test also checks real URLs and ARNs against them.)
 resource "terraform_data" "template_checks" {
   input = local.queue_url_template
 
   lifecycle {
     precondition {
-      condition = alltrue([
-        for id, t in var.tenants : endswith(t.queue_url, "/${local.sqs_account}/${var.name_prefix}-${id}-landing")
-      ])
-      error_message = "A tenant queue URL does not match AIRLOCK_QUEUE_URL_TEMPLATE (<prefix>-{tenant}-landing)."
+      condition     = alltrue([for id, t in var.tenants : t.queue_name == "${var.name_prefix}-${id}-landing"])
+      error_message = "A tenant queue name does not match AIRLOCK_QUEUE_URL_TEMPLATE (<prefix>-{tenant}-landing)."
     }
     precondition {
-      condition = var.ecs == null ? true : alltrue([
-        for id, arn in var.ecs.task_role_arns : arn == replace(local.task_role_arn_template, "{tenant}", id)
-      ])
-      error_message = "A task role ARN does not match AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE."
+      condition     = var.ecs == null ? true : length(setsubtract(keys(var.ecs.task_role_arns), keys(var.tenants))) == 0
+      error_message = "ECS has a task role for a tenant that is not in the registry."
     }
   }
 }

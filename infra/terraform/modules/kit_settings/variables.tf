@@ -39,8 +39,9 @@ variable "bucket_names" {
 }
 
 variable "tenants" {
-  description = "Per tenant: queue_url, queue_arn, kms_key_arn, upload_role_arn, processing_role_arn (tenant module outputs)."
+  description = "Per tenant: queue_name, queue_url, queue_arn, kms_key_arn, upload_role_arn, processing_role_arn (tenant module outputs)."
   type = map(object({
+    queue_name          = string
     queue_url           = string
     queue_arn           = string
     kms_key_arn         = string

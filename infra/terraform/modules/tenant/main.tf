@@ -108,6 +108,10 @@ resource "aws_sqs_queue_policy" "landing" {
       },
     ]
   })
+
+  # Both resources write attributes of the same queue; written concurrently, one can be lost
+  # (seen against moto: the Policy vanished and the provider waited for it forever).
+  depends_on = [aws_sqs_queue_redrive_policy.landing]
 }
 
 # ---------------------------------------------------------------------------------------------

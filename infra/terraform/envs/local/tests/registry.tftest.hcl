@@ -1,0 +1,69 @@
+# The env is driven by the registry: one tenant instance (key, queue, roles) and one notification
+# prefix per include/tenants/*.yaml, with no .tf edit. Offline: mock provider.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::mock-bucket" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/mock" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = { arn = "arn:aws:sqs:us-east-1:123456789012:mock", id = "https://sqs.us-east-1.amazonaws.com/123456789012/mock" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_vpc" {
+    defaults = { id = "vpc-mock" }
+  }
+  mock_resource "aws_subnet" {
+    defaults = { id = "subnet-mock" }
+  }
+}
+
+run "one_instance_per_registry_file" {
+  command = apply
+
+  assert {
+    condition     = toset(keys(module.tenant)) == toset([for f in fileset("${path.module}/../../../../include/tenants", "*.yaml") : trimsuffix(f, ".yaml") if !startswith(f, "_")])
+    error_message = "Every include/tenants/<id>.yaml gets exactly one tenant instance."
+  }
+  assert {
+    condition     = length(distinct([for id, t in module.tenant : t.queue_name])) == length(module.tenant)
+    error_message = "A queue per tenant."
+  }
+  assert {
+    condition     = toset(keys(output.notified_prefixes)) == toset([for id in keys(module.tenant) : "${id}/"])
+    error_message = "The landing bucket notifies one prefix per tenant."
+  }
+  assert {
+    condition     = output.airlock.landing_url == "s3://airlock-local-landing" && output.airlock.raw_url == "s3://airlock-local-raw" && output.airlock.quarantine_url == "s3://airlock-local-quarantine"
+    error_message = "Storage roots follow docs/contracts.md."
+  }
+  assert {
+    condition     = output.airlock.queue_url_template == "https://sqs.us-east-1.amazonaws.com/123456789012/airlock-local-{tenant}-landing"
+    error_message = "The queue URL template is AWS-style with {tenant}."
+  }
+}
+
+run "a_new_registry_file_is_a_new_tenant" {
+  command = apply
+
+  variables {
+    tenants_dir = "./tests/fixtures/tenants"
+  }
+
+  assert {
+    condition     = toset(keys(module.tenant)) == toset(["acme", "hooli"])
+    error_message = "Tenants come from the folder given, nothing else."
+  }
+}

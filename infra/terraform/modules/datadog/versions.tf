@@ -1,0 +1,14 @@
+terraform {
+  required_version = ">= 1.7"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.60, < 7.0"
+    }
+    datadog = {
+      source  = "DataDog/datadog"
+      version = ">= 3.50, < 4.0"
+    }
+  }
+}

@@ -1,0 +1,122 @@
+"""End to end on the real local stack: moto S3+SQS, Airflow scheduler, triggerer, DAG processor, API server.
+
+One stack, two acts:
+1. the demo scenario (shuffled uploads, a duplicate notification, a late file, a bad file):
+   exactly one snapshot and one processing run per batch, the bad file in quarantine with its reason,
+   and every uploaded file accounted for;
+2. a fault: the triggerer is killed (SIGKILL, a real process) and the batch's SQS message is lost
+   (received and deleted, as the watcher does on reception): the reconcile sweep still processes it once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from airlock.demo.runner import DAGS, DemoRun
+from airlock.demo.scenario import DemoFile, build_scenario
+from airlock.devstack.stack import LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    state = tmp_path_factory.mktemp("e2e_stack")
+    tenants = ["acme", "globex", "initech"]
+    extra = {"AIRLOCK_WAREHOUSE_DIR": str(state / "warehouse"), "AIRLOCK_RECONCILE_INTERVAL": "10s"}
+    port = 8700 + os.getpid() % 200
+    with LocalStack(state, tenants, port=port, extra_env=extra, wait_dags=DAGS) as started:
+        for dag_id in DAGS:
+            started.api.unpause(dag_id)
+        yield started
+    leftovers = [p for p in started.stop_report.survivors] if started.stop_report else []
+    assert not leftovers, f"processes survived the stop: {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def demo(stack):
+    run = DemoRun(stack, build_scenario(), log=print)
+    run.upload()
+    run.wait(timeout=360)
+    run.collect()
+    return run
+
+
+def test_one_snapshot_and_one_run_per_batch(demo):
+    for key, result in demo.results.items():
+        expected = 1 if result.batch.expect == "processed" else 0
+        assert len(result.snapshots) == expected, (key, result.snapshots)
+        assert len(result.runs) == expected, (key, [r["dag_run_id"] for r in result.runs])
+        if expected:
+            assert result.run["state"] == "success"
+            assert result.done["status"] == "success"
+            manifest_rows = {f["table"]: 0 for f in result.manifest["files"]}
+            for f in result.manifest["files"]:
+                manifest_rows[f["table"]] += f["rows"]
+            assert {t: n for t, n in result.done["rows_loaded"].items() if n} == manifest_rows
+
+
+def test_bad_file_is_in_quarantine_with_its_reason(demo):
+    keys = demo.check()
+    reason = json.loads(demo.stack.s3.get_object(Bucket=demo.quarantine_bucket, Key=keys[0])["Body"].read())
+    assert reason["reason"] == "wrong_columns"
+    assert reason["original_key"] == "initech/inventory/20261121/stock_main.csv"
+    assert "lacks" in reason["detail"]
+
+
+def test_every_uploaded_file_is_snapshotted_or_quarantined(demo):
+    snapshotted = {f["landing_key"] for r in demo.results.values() if r.manifest for f in r.manifest["files"]}
+    listing = demo.stack.s3.list_objects_v2(Bucket=demo.quarantine_bucket).get("Contents", [])
+    quarantined = {
+        json.loads(demo.stack.s3.get_object(Bucket=demo.quarantine_bucket, Key=o["Key"])["Body"].read())["original_key"]
+        for o in listing
+        if o["Key"].endswith(".reason.json")
+    }
+    uploaded = {f.key for r in demo.results.values() for f in r.batch.files}
+    assert uploaded == snapshotted | quarantined
+    assert not snapshotted & quarantined
+
+
+def test_lost_message_after_triggerer_crash_is_reconciled(demo, stack):
+    triggerer = next(p for p in stack.supervisor.processes if p.name == "triggerer")
+    victims = [psutil.Process(triggerer.pid), *psutil.Process(triggerer.pid).children(recursive=True)]
+    for proc in victims:
+        proc.send_signal(signal.SIGKILL)
+    psutil.wait_procs(victims, timeout=10)
+
+    file = DemoFile(
+        "initech/inventory/20261122/stock_main.csv", "warehouse_id,sku,quantity,counted_at\nhq,sku-1,4,2026-11-22\n"
+    )
+    bucket = demo.landing_bucket
+    stack.s3.put_object(Bucket=bucket, Key=file.key, Body=file.body.encode())
+    queue = stack.env["AIRLOCK_QUEUE_URL_TEMPLATE"].format(tenant="initech")
+    encoded = file.key.replace("/", "%2F")
+
+    def ours(message: dict) -> bool:
+        return encoded in message["Body"] or file.key in message["Body"]
+
+    lost: list[dict] = []
+    deadline = time.monotonic() + 30
+    while not any(ours(m) for m in lost) and time.monotonic() < deadline:
+        # what the dead triggerer's last reception did: deleted the message, never delivered it
+        received = stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+        for message in received.get("Messages", []):
+            stack.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            lost.append(message)
+    assert any(ours(m) for m in lost), f"the notification never reached the queue: {lost}"
+
+    runs = stack.api.wait_for_runs(
+        "process_inventory",
+        lambda rs: any(r.get("partition_key") == "initech|20261122" and r["state"] == "success" for r in rs),
+        timeout=180,
+        interval=2,
+    )
+    assert [r["partition_key"] for r in runs].count("initech|20261122") == 1
+    sweeps = stack.api.dag_runs("airlock_reconcile")
+    assert any(r["state"] == "success" for r in sweeps)
