@@ -46,6 +46,7 @@ def run() -> dict[str, Any]:
         "dag_ids": proof["dag_ids"],
         "import_errors": proof["import_errors"],
         "dagbag_seconds": dagbag,
+        "dagbag_cpu_seconds": proof["dagbag_cpu_seconds"],
         "dagbag_file_seconds": proof.get("file_seconds"),
         "import_airflow_seconds": proof["import_airflow_seconds"],
         "dagbag_target_seconds": TARGET_DAGBAG_SECONDS,

@@ -24,6 +24,7 @@
 
 {#- The run's tenant schema, validated: the one place that reads the var. -#}
 {% macro airlock_tenant_schema() -%}
+    {%- do airlock_assert_run_vars() -%}
     {%- set tenant_schema = var('tenant_schema') | string | lower -%}
     {%- if not modules.re.match('^[a-z][a-z0-9_]{1,31}$', tenant_schema) -%}
         {{ exceptions.raise_compiler_error(

@@ -281,6 +281,7 @@ def dbt_task_group(
     *,
     claim_task_id: str = CLAIM_TASK_ID,
     environ: Mapping[str, str] | None = None,
+    load_method: LoadMode = LoadMode.DBT_MANIFEST,
 ) -> DbtTaskGroup:
     """The dataflow's dbt models (tag `dataflow.dbt_tag`) as a Cosmos task group; call inside `with DAG()`.
 
@@ -288,13 +289,20 @@ def dbt_task_group(
     failing test fails its model's task, downstream models are skipped and other runs are untouched.
     Each task runs dbt in its own temporary copy of the project (Cosmos LOCAL/VIRTUALENV; a pod or ECS task
     when isolated), so concurrent runs never share target/ or logs/.
+
+    `load_method` exists for bench/cosmos_parse.py, which compares against LoadMode.DBT_LS; DAGs keep the
+    default (DBT_LS runs dbt at parse time, seconds per DAG file on a real project).
     """
     runtime = load_dbt_runtime(settings, environ)
-    manifest = check_manifest(runtime.project_dir, runtime.manifest_check)
+    if load_method == LoadMode.DBT_MANIFEST:
+        manifest = check_manifest(runtime.project_dir, runtime.manifest_check)
+    else:
+        manifest = runtime.manifest_path
     isolated = runtime.isolated_mode is not None
     config = load_isolation_config(settings, environ) if isolated else None
     render_config = RenderConfig(
-        load_method=LoadMode.DBT_MANIFEST,
+        load_method=load_method,
+        dbt_project_path=None if load_method == LoadMode.DBT_MANIFEST else runtime.project_dir,
         select=[f"tag:{dataflow.dbt_tag}"],
         exclude=["tag:samples"],
         # WATCHER's producer already runs one `dbt build` (tests included) and has no per-node build operator.

@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import socket
 import subprocess
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -101,3 +104,109 @@ def warehouse(tmp_path: Path) -> Path:
     path = tmp_path / "warehouse"
     path.mkdir()
     return path
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A throwaway PostgreSQL server on a free loopback port."""
+
+    host: str
+    port: int
+    user: str
+    database: str
+
+    def dbt_env(self) -> dict[str, str]:
+        return {
+            "AIRLOCK_DBT_TARGET": "postgres",
+            "AIRLOCK_PG_HOST": self.host,
+            "AIRLOCK_PG_PORT": str(self.port),
+            "AIRLOCK_PG_USER": self.user,
+            "AIRLOCK_PG_DATABASE": self.database,
+        }
+
+    def psql(self, sql: str, database: str | None = None) -> str:
+        result = subprocess.run(
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database or self.database,
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed: {result.stderr}")
+        return result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """initdb + pg_ctl on a free loopback port, with pg_stat_statements; stopped after the session.
+
+    initdb refuses to run as root, so as root the server runs as the `postgres` system user.
+    """
+    # Not under pytest's basetemp: that is private to root, and the server may run as `postgres`.
+    base = Path(tempfile.mkdtemp(prefix="airlock-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(base, user="postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", _free_port()
+    subprocess.run(
+        [*as_user, "initdb", "-D", str(data), "-U", "airlock", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={base} -c fsync=off "
+        "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_utility=on"
+    )
+    ctl = [*as_user, "pg_ctl", "-D", str(data), "-l", str(base / "server.log"), "-w", "-t", "60"]
+    subprocess.run([*ctl, "-o", options, "start"], check=True, capture_output=True, timeout=90)
+    try:
+        server = Postgres(host="127.0.0.1", port=port, user="airlock", database="airlock")
+        server.psql("create database airlock", database="postgres")
+        server.psql("create extension if not exists pg_stat_statements")
+        yield server
+    finally:
+        subprocess.run([*ctl, "-m", "fast", "stop"], capture_output=True, timeout=90, check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def load_raw_postgres(server: Postgres, tenant: str, dataflow: str) -> None:
+    """The loader's output on Postgres: <schema>_raw.<table>, all VARCHAR, from the sample CSVs."""
+    statements = [f"create schema if not exists tenant_{tenant}_raw"]
+    for table in DATAFLOW_TABLES[dataflow]:
+        with (SAMPLES / f"{table}.csv").open() as handle:
+            reader = csv.DictReader(handle)
+            columns = list(reader.fieldnames or [])
+            rows = list(reader)
+        name = f"tenant_{tenant}_raw.{table}"
+        statements.append(f"drop table if exists {name}")
+        statements.append(f"create table {name} ({', '.join(c + ' varchar' for c in columns)})")
+        for row in rows:
+            values = ", ".join("'" + row[c].replace("'", "''") + "'" for c in columns)
+            statements.append(f"insert into {name} values ({values})")
+    server.psql(";\n".join(statements))

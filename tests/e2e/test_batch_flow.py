@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -25,9 +27,14 @@ from airlock.devstack.stack import LocalStack
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    state = tmp_path_factory.mktemp("e2e_stack")
+def stack():
+    # Under var/ (not a pytest temp dir) so that the Airflow logs outlive a failure for reading.
+    state = REPO / "var" / "e2e" / "batch_flow"
+    shutil.rmtree(state, ignore_errors=True)
     tenants = ["acme", "globex", "initech"]
     extra = {"AIRLOCK_WAREHOUSE_DIR": str(state / "warehouse"), "AIRLOCK_RECONCILE_INTERVAL": "10s"}
     port = 8700 + os.getpid() % 200
@@ -43,7 +50,7 @@ def stack(tmp_path_factory):
 def demo(stack):
     run = DemoRun(stack, build_scenario(), log=print)
     run.upload()
-    run.wait(timeout=360)
+    run.wait(timeout=600)
     run.collect()
     return run
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from airlock.packaging.mwaa import DBT_DEV_ONLY
 from airlock.packaging.pins import airflow_pin, pins, requirement_lines
 from tests.packaging.conftest import tool
 
@@ -94,6 +95,8 @@ def test_dockerfile_installs_dbt_from_the_pins_file(project: Path) -> None:
     assert "requirements-dbt.txt" in text
     for name in pins(project / "requirements-dbt.txt"):
         assert not re.search(rf"{re.escape(name)}==", text), f"{name} is pinned in the Dockerfile too"
+    for name in DBT_DEV_ONLY:  # the same lint tools startup.sh leaves out
+        assert f"grep -v '^{name}'" in text, f"the image's dbt venv must skip {name} like startup.sh does"
     assert requirement_lines(project / "packages.txt") == [], "packages.txt: add OS packages only when needed"
 
 

@@ -7,6 +7,7 @@ and never deletes; the server dies with the fixture.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,8 +128,28 @@ def test_refuses_an_unversioned_bucket_and_a_missing_package(
     assert "airlock package mwaa" in capsys.readouterr().err
 
 
-def test_without_bucket_it_reads_terraform_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """No such Terraform env: the error names the fix (--bucket) instead of a traceback."""
-    assert main(["deploy", "mwaa", "--env", "nope", "--project", str(tmp_path), "--package", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "--bucket" in err or "airlock package mwaa" in err
+def test_without_bucket_it_reads_terraform_outputs(
+    package: MwaaPackage,
+    aws: Any,
+    endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The bucket and environment name come from `terraform output -json` of infra/terraform/envs/<env>."""
+    bucket = _bucket(aws, "airlock-test-mwaa-from-tf")
+    project = tmp_path / "project"
+    (project / "infra/terraform/envs/test").mkdir(parents=True)
+    fake = tmp_path / "bin" / "terraform"  # stands in for Terraform: prints what an applied env outputs
+    fake.parent.mkdir()
+    outputs = {"mwaa_source_bucket": {"value": bucket}, "mwaa_environment_name": {"value": "airlock-tf"}}
+    fake.write_text(f"#!/bin/sh\ncat <<'EOF'\n{json.dumps(outputs)}\nEOF\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    args = ["deploy", "mwaa", "--env", "test", "--project", str(project), "--package", str(package.root)]
+    assert main([*args, "--endpoint-url", endpoint, "--region", REGION]) == 0
+    printed = capsys.readouterr().out
+    assert f"s3://{bucket}/" in printed and "--name airlock-tf" in printed
+    assert aws.head_object(Bucket=bucket, Key="requirements.txt")["VersionId"]
+    assert main(["deploy", "mwaa", "--env", "nope", "--project", str(project), "--package", str(package.root)]) == 2
+    assert "pass --bucket" in capsys.readouterr().err

@@ -48,10 +48,11 @@ def test_startup_sh_made_the_dbt_virtualenv_and_the_settings(proof: dict[str, ob
 
 
 def test_dagbag_load_time(proof: dict[str, object]) -> None:
-    seconds = float(proof["dagbag_seconds"])  # type: ignore[arg-type]
+    """Target 2 s. Asserted on CPU time: on 2 shared cores the wall time swings with the neighbours."""
+    wall, cpu = float(proof["dagbag_seconds"]), float(proof["dagbag_cpu_seconds"])  # type: ignore[arg-type]
     print(
-        f"\nMWAA package: DagBag {seconds:.2f} s (target {DAGBAG_TARGET_SECONDS} s), "
-        f"venv {proof['venv_seconds']} s (reused: {proof['venv_reused']}), startup.sh {proof['startup_seconds']} s"
+        f"\nMWAA package: DagBag {wall:.2f} s wall, {cpu:.2f} s CPU (target {DAGBAG_TARGET_SECONDS} s); "
+        f"clean venv {proof['venv_seconds']} s (reused: {proof['venv_reused']}); "
+        f"startup.sh {proof['startup_seconds']} s"
     )
-    # Twice the target before failing: 2 shared cores make single timings noisy; bench/ tracks the figure.
-    assert seconds <= 2 * DAGBAG_TARGET_SECONDS
+    assert cpu <= DAGBAG_TARGET_SECONDS, proof.get("file_seconds")

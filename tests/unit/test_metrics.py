@@ -226,3 +226,35 @@ def test_latency_and_dbt_failures_helpers(listener: StatsdListener) -> None:
     client.close()
     assert (got[0].name, got[0].value, got[0].kind) == ("airlock.event_to_run.latency", 2500, "ms")
     assert sorted(d.tag("model") for d in got[1:]) == ["fct_orders", "not_null_fct_orders_order_id"]
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    return {k: v for k, v in pairs}
+
+
+def test_airflows_own_metrics_reach_statsd_with_the_local_config(listener: StatsdListener) -> None:
+    """Airflow's Stats, configured by observability/airflow/local.env, over real UDP: names and tags."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **_env_file(ROOT / "observability" / "airflow" / "local.env")}
+    env.update(AIRFLOW__METRICS__STATSD_HOST=listener.host, AIRFLOW__METRICS__STATSD_PORT=str(listener.port))
+    script = (
+        "from airflow.configuration import conf\n"
+        "from airflow.observability import stats\n"
+        "from airflow.observability.metrics import stats_utils\n"
+        "stats.initialize(factory=stats_utils.get_stats_factory(),"
+        " export_legacy_names=conf.getboolean('metrics', 'legacy_names_on'))\n"
+        "stats.incr('scheduler_heartbeat', 1, 1)\n"
+        "stats.timing('dagrun.duration.failed', 1.5, tags={'dag_id': 'process_orders'})\n"
+        "stats.gauge('dag_processing.import_errors', 0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120, capture_output=True)
+    got = {d.name: d for d in listener.wait_for(lambda d: len(d) >= 3, prefix="airflow.")}
+    assert {"airflow.scheduler_heartbeat", "airflow.dagrun.duration.failed",
+            "airflow.dag_processing.import_errors"} <= set(got)  # fmt: skip
+    assert got["airflow.dagrun.duration.failed"].tag("dag_id") == "process_orders"
+    assert got["airflow.scheduler_heartbeat"].tag("env") == "local"
+    assert not any(name.startswith("airflow.dagrun.duration.failed.") for name in got)  # no legacy duplicates

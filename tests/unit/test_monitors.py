@@ -313,3 +313,12 @@ def test_desired_monitors_reject_duplicate_keys(project: Path, tmp_path: Path) -
     registry = load_registry(project / "tenants", project / "dataflows")
     with pytest.raises(Exception, match="defined twice"):
         desired_monitors(ROOT, registry, "ci", directory=dup)
+
+
+def test_validation_checks_field_types_against_the_api_schema() -> None:
+    (quarantine,) = [d for d in load_static(STATIC) if d.key == "airlock-quarantine"]
+    rendered = render(quarantine, {"env": "prod"})
+    body = copy.deepcopy(rendered.body)
+    body["options"]["notify_no_data"] = "yes please"
+    problems = validate(MonitorDef(rendered.key, body, rendered.source))
+    assert any("Datadog Monitor schema" in p and "notify_no_data" in p for p in problems), problems

@@ -56,7 +56,12 @@ def register(subparsers: Any) -> None:
     env_action("plan", "Show what apply would change (exit 0 either way; 'changes pending' is printed)")
     env_action("apply", "Create or update the env's resources (no prompt)")
     out = env_action("output", "Print the AIRLOCK_* settings derived from the env's Terraform outputs")
-    out.add_argument("--format", choices=("shell", "json"), default="shell", help="export lines or a JSON object")
+    out.add_argument(
+        "--format",
+        choices=("shell", "json", "tfvars-json"),
+        default="shell",
+        help='export lines, a JSON object, or {"kit_env": ...} for envs/prod-saas',
+    )
     out.add_argument(
         "--execution-target",
         choices=("local", "kubernetes", "aws_ecs"),
@@ -97,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
         env = outputs_to_env(runner.output(), execution_target=args.execution_target)
         if args.format == "json":
             print(json.dumps(env, indent=2, sort_keys=True))
+        elif args.format == "tfvars-json":
+            kit_env = {k: v for k, v in env.items() if k.startswith("AIRLOCK_")}
+            print(json.dumps({"kit_env": kit_env}, indent=2, sort_keys=True))
         else:
             for key, value in sorted(env.items()):
                 print(f"export {key}={shlex.quote(value)}")

@@ -126,12 +126,28 @@ class DemoRun:
             if len(done) == len(expected):
                 break
             if time.monotonic() > deadline:
-                raise DemoFailed(f"timed out after {timeout:.0f}s; processed {done} of {expected}")
+                raise DemoFailed(
+                    f"timed out after {timeout:.0f}s; processed {done} of {expected}; "
+                    f"{self._diagnose(runs, [k for k in expected if k not in done])}"
+                )
             time.sleep(1.0)
         time.sleep(2.0)  # let duplicate hints, if any, reach the router: the check below must see them
         runs = self._runs()
         for key, result in self.results.items():
             result.runs = runs.get(key, [])
+
+    def _diagnose(self, runs: dict[str, list[dict[str, Any]]], pending: list[str]) -> str:
+        """What the pending batches' runs are doing, task by task: the first thing to read on a timeout."""
+        notes = []
+        for key in pending:
+            flow = key.split("@")[1]
+            for run in runs.get(key, []):
+                tasks = self.stack.api.task_instances(f"process_{flow}", run["dag_run_id"])
+                states = ", ".join(f"{t['task_id']}={t['state']}" for t in tasks)
+                notes.append(f"{key} run {run['dag_run_id']} {run['state']}: {states}")
+            if not runs.get(key):
+                notes.append(f"{key}: no processing run was created")
+        return "; ".join(notes)
 
     def _read(self, bucket: str, key: str) -> dict[str, Any] | None:
         try:

@@ -176,10 +176,11 @@ def terminate_trees(
             if stage[name] + 1 >= len(plans[name]):
                 del pending[name]  # out of signals: whatever lives is reported as a survivor
                 continue
-            if stage[name] >= 0 and log:
-                log(f"  {name} still running after {plans[name][stage[name]][0].name}")
             stage[name] += 1
             sig, wait = plans[name][stage[name]]
+            if stage[name] > 0 and log:
+                before, waited = plans[name][stage[name] - 1]
+                log(f"[devstack]   {name} still running {waited:g}s after {before.name}: sending {sig.name}")
             _signal_all(_alive(pending[name]), sig)
             report.signals[name] = sig.name
             deadline[name] = now + wait

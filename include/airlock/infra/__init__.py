@@ -5,7 +5,7 @@ AWS endpoint instead of its own setup; `outputs_to_env` is the one mapping from 
 to the AIRLOCK_* environment, so infrastructure and DAG configuration cannot drift apart.
 """
 
-from airlock.infra.local import apply_local, destroy_local
+from airlock.infra.local import apply_local, destroy_local, local_runner
 from airlock.infra.outputs import aws_connection_json, outputs_to_env
 from airlock.infra.plugins import find_plugin_dir, missing_providers
 from airlock.infra.runner import ENVS, TerraformRunner, terraform_root
@@ -17,6 +17,7 @@ __all__ = [
     "aws_connection_json",
     "destroy_local",
     "find_plugin_dir",
+    "local_runner",
     "missing_providers",
     "outputs_to_env",
     "terraform_root",

@@ -55,9 +55,8 @@ def validate_all(stacks: Iterable[Path], echo: Echo = print) -> bool:
     for stack in stacks:
         runner = _runner(stack, echo)
         if missing := runner.missing_providers():
-            echo(
-                f"SKIP validate {_label(stack)}: needs {', '.join(missing)}, not in the provider mirror (no registry access)"
-            )
+            needs = ", ".join(missing)
+            echo(f"SKIP validate {_label(stack)}: needs {needs}, not in the provider mirror (no registry access)")
             continue
         started = time.monotonic()
         try:

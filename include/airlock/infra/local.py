@@ -21,9 +21,14 @@ def _work_dir(endpoint_url: str) -> Path:
     return project_home() / ".airlock" / "terraform" / f"local-{digest}"
 
 
-def _runner(
-    endpoint_url: str, work_dir: Path | None, echo: Callable[[str], None], **variables: object
+def local_runner(
+    endpoint_url: str,
+    *,
+    work_dir: Path | None = None,
+    echo: Callable[[str], None] = print,
+    **variables: object,
 ) -> TerraformRunner:
+    """The runner `apply_local` uses (same state and data dir), for plan/output/destroy afterwards."""
     work = work_dir or _work_dir(endpoint_url)
     return TerraformRunner.for_env(
         "local",
@@ -47,7 +52,7 @@ def apply_local(
     :param work_dir: where state and .terraform go; default .airlock/terraform/local-<hash of URL>.
     :param variables: extra envs/local variables (enable_ecs=False, tenants_dir=..., ...).
     """
-    runner = _runner(endpoint_url, work_dir, echo, **variables)
+    runner = local_runner(endpoint_url, work_dir=work_dir, echo=echo, **variables)
     runner.init()
     runner.apply()
     return outputs_to_env(runner.output(), endpoint_url=endpoint_url)
@@ -61,6 +66,6 @@ def destroy_local(
     **variables: object,
 ) -> None:
     """Destroy what `apply_local` built on `endpoint_url` (same work_dir and variables)."""
-    runner = _runner(endpoint_url, work_dir, echo, **variables)
+    runner = local_runner(endpoint_url, work_dir=work_dir, echo=echo, **variables)
     runner.init()
     runner.destroy()

@@ -17,7 +17,7 @@ PLUGIN_DIR_ENV = "AIRLOCK_TF_PLUGIN_DIR"
 
 _REGISTRY = "registry.terraform.io"
 _SOURCE = re.compile(r'source\s*=\s*"([^"]+)"')
-_REQUIRED_PROVIDERS = re.compile(r"required_providers\s*\{(.*?)\n\s*\}", re.S)
+_REQUIRED_PROVIDERS = re.compile(r"required_providers\s*\{")
 
 
 def _os_arch() -> str:
@@ -77,11 +77,24 @@ def find_plugin_dir(required: Iterable[str] = ("hashicorp/aws",)) -> Path | None
     return None
 
 
+def _blocks(text: str) -> list[str]:
+    """Bodies of the `required_providers { ... }` blocks (nested braces balanced)."""
+    bodies = []
+    for match in _REQUIRED_PROVIDERS.finditer(text):
+        depth, start = 1, match.end()
+        for i in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                bodies.append(text[start:i])
+                break
+    return bodies
+
+
 def required_providers(stack_dir: Path) -> set[str]:
     """Provider sources (`ns/type`) a module or env declares in its own .tf files."""
     sources: set[str] = set()
     for tf in stack_dir.glob("*.tf"):
-        for block in _REQUIRED_PROVIDERS.findall(tf.read_text(encoding="utf-8")):
+        for block in _blocks(tf.read_text(encoding="utf-8")):
             sources.update(s.lower() for s in _SOURCE.findall(block))
     return sources
 

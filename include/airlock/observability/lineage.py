@@ -224,14 +224,16 @@ def to_svg(graph: LineageGraph, *, width: int = 210, height: int = 34, gap_x: in
     total_w = 40 + (max(by_col, default=0) + 1) * (width + gap_x)
     total_h = 40 + max((len(v) for v in by_col.values()), default=1) * (height + gap_y)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
-           f'viewBox="0 0 {total_w} {total_h}" font-family="sans-serif" font-size="12">']  # fmt: skip
+           f'viewBox="0 0 {total_w} {total_h}" font-family="sans-serif" font-size="12">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+           'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#90a4ae"/></marker></defs>']  # fmt: skip
     for src, dst in sorted(graph.edges):
         (x1, y1), (x2, y2) = pos[src], pos[dst]
         x1, y1, y2 = x1 + width, y1 + height // 2, y2 + height // 2
         mid = (x1 + x2) // 2
         tenant = graph.nodes[src].tenant_id or graph.nodes[dst].tenant_id or ""
         out.append(f'<path class="edge" data-tenant="{html.escape(tenant)}" d="M{x1},{y1} C{mid},{y1} {mid},{y2} '
-                   f'{x2},{y2}" fill="none" stroke="#90a4ae"/>')  # fmt: skip
+                   f'{x2},{y2}" fill="none" stroke="#90a4ae" marker-end="url(#arrow)"/>')  # fmt: skip
     for nid, node in sorted(graph.nodes.items()):
         x, y = pos[nid]
         label = node.label if len(node.label) <= 32 else node.label[:31] + "…"

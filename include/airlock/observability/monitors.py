@@ -179,7 +179,23 @@ def validate(defn: MonitorDef) -> list[str]:
     if (priority := body.get("priority")) and priority not in (1, 2, 3, 4, 5):
         problems.append(f"{where}: priority {priority!r}: use 1 (highest) to 5.")
     problems.extend(_validate_query(where, str(body.get("query", "")), body.get("options") or {}))
+    problems.extend(_validate_schema(where, body))
     return problems
+
+
+def _validate_schema(where: str, body: dict[str, Any]) -> list[str]:
+    """Check field types against the Datadog API client's own Monitor model (offline)."""
+    try:
+        from datadog_api_client import Configuration
+        from datadog_api_client.model_utils import validate_and_convert_types
+        from datadog_api_client.v1.model.monitor import Monitor
+    except ImportError:  # the client is optional for plan; apply needs it
+        return []
+    try:
+        validate_and_convert_types(copy.deepcopy(body), (Monitor,), ["monitor"], True, True, Configuration())
+    except (TypeError, ValueError) as exc:  # the client's ApiTypeError/ApiValueError derive from these
+        return [f"{where}: does not fit the Datadog Monitor schema: {exc}"]
+    return []
 
 
 def _validate_query(where: str, query: str, options: dict[str, Any]) -> list[str]:

@@ -32,12 +32,12 @@ import json, os, sys, time
 dags, forbidden = sys.argv[1], [os.path.realpath(p) for p in sys.argv[2:]]
 started = time.perf_counter()
 import airflow  # noqa: F401  (imported first: Cosmos registers a policy hook)
-imported = time.perf_counter()
+imported, imported_cpu = time.perf_counter(), time.process_time()
 # The DAG processor parses with BundleDagBag, which puts the bundle (dags/) on sys.path: the same
 # mechanism that makes dags/airlock importable on MWAA.
 from airflow.dag_processing.dagbag import BundleDagBag
 bag = BundleDagBag(dag_folder=dags, bundle_path=dags)
-loaded = time.perf_counter()
+loaded, loaded_cpu = time.perf_counter(), time.process_time()
 prefix = os.path.realpath(sys.prefix)
 leaks = []
 for name, module in list(sys.modules.items()):
@@ -58,6 +58,7 @@ print(json.dumps({
     "file_seconds": {os.path.basename(s.file): round(s.duration.total_seconds(), 3) for s in bag.dagbag_stats},
     "import_airflow_seconds": round(imported - started, 3),
     "dagbag_seconds": round(loaded - imported, 3),
+    "dagbag_cpu_seconds": round(loaded_cpu - imported_cpu, 3),
     "airlock_file": os.path.realpath(airlock.__file__),
     "python": sys.version.split()[0],
     "leaks": sorted(leaks),
@@ -127,6 +128,9 @@ def clean_venv(
     if cache_dir and (root / ".complete").is_file():
         return CleanVenv(python, 0.0, True, key)
     started = time.perf_counter()
+    if cache_dir:  # one venv per key is enough: drop the stale ones (about 700 MB each)
+        for stale in cache_dir.glob("mwaa-venv-*"):
+            shutil.rmtree(stale, ignore_errors=True)
     shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
     _run([str(base_python), "-m", "venv", str(root)])  # no --system-site-packages: nothing leaks in
@@ -222,6 +226,10 @@ def prove_import(project: Path, work: Path, *, cache_dir: Path | None) -> dict[s
     package = build_mwaa_package(project, work / "package", airflow_version)
     dbt_key = hashlib.sha256("\n".join(dbt_runtime_requirements(project)).encode()).hexdigest()[:16]
     dbt_venv = (cache_dir / f"dbt-venv-{dbt_key}") if cache_dir else work / "dbt_venv"
+    if cache_dir:
+        for stale in cache_dir.glob("dbt-venv-*"):
+            if stale != dbt_venv:
+                shutil.rmtree(stale, ignore_errors=True)
     home = work / "usr-local-airflow"
     # The two installs are independent and mostly wait on downloads: run them side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:

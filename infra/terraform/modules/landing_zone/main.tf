@@ -303,7 +303,7 @@ resource "aws_s3_bucket_notification" "landing" {
 }
 
 resource "aws_s3_bucket_notification" "eventbridge" {
-  for_each    = { raw = aws_s3_bucket.raw, quarantine = aws_s3_bucket.quarantine, access_logs = aws_s3_bucket.access_logs }
+  for_each    = var.eventbridge_notifications ? { raw = aws_s3_bucket.raw, quarantine = aws_s3_bucket.quarantine, access_logs = aws_s3_bucket.access_logs } : {}
   bucket      = each.value.id
   eventbridge = true
 }

@@ -1,6 +1,6 @@
 output "bucket_names" {
   description = "Bucket names by role: landing, raw, quarantine, access_logs."
-  value       = { for k, b in local.all_buckets : k => b.id }
+  value       = { for k, b in local.all_buckets : k => b.bucket }
 }
 
 output "bucket_arns" {
@@ -10,17 +10,17 @@ output "bucket_arns" {
 
 output "landing_url" {
   description = "AIRLOCK_LANDING_URL."
-  value       = "s3://${aws_s3_bucket.landing.id}"
+  value       = "s3://${aws_s3_bucket.landing.bucket}"
 }
 
 output "raw_url" {
   description = "AIRLOCK_RAW_URL."
-  value       = "s3://${aws_s3_bucket.raw.id}"
+  value       = "s3://${aws_s3_bucket.raw.bucket}"
 }
 
 output "quarantine_url" {
   description = "AIRLOCK_QUARANTINE_URL."
-  value       = "s3://${aws_s3_bucket.quarantine.id}"
+  value       = "s3://${aws_s3_bucket.quarantine.bucket}"
 }
 
 output "storage_kms_key_arn" {

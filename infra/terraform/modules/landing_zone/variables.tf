@@ -101,6 +101,12 @@ variable "kms_deletion_window_days" {
   }
 }
 
+variable "eventbridge_notifications" {
+  description = "Send raw, quarantine and access-logs object events to EventBridge (their one aws_s3_bucket_notification). Off on endpoints that do not store EventBridgeConfiguration (moto), where it would show a diff on every plan."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -1,0 +1,345 @@
+"""Apply envs/local to a moto server, prove isolation and encryption, re-plan, destroy.
+
+Enforcement is checked two ways, each where it is real:
+- moto's IAM enforcement (identity policies, resource ARNs) for "acme's upload role cannot read or
+  write globex's prefix" with credentials of the assumed role;
+- a real IAM evaluator (@cloud-copilot/iam-simulate) on the *applied* bucket and role policies for
+  the conditions moto ignores: aws:SecureTransport, the SSE-KMS header and key id, s3:prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from airlock.infra import TerraformRunner, apply_local, local_runner
+from airlock.settings import load_settings, project_home
+from airlock.tenants import load_registry
+
+from .conftest import PolicySimulator
+
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
+
+ACCOUNT = "123456789012"
+A, B = "acme", "globex"
+
+
+@dataclass
+class Stack:
+    endpoint: str
+    env: dict[str, str]
+    outputs: dict[str, Any]
+    runner: TerraformRunner
+    apply_seconds: float
+
+    def client(self, service: str, **creds: str) -> Any:
+        conn = json.loads(self.env["AIRFLOW_CONN_AWS_DEFAULT"])
+        return boto3.client(
+            service,
+            endpoint_url=conn["extra"]["endpoint_url"],
+            region_name=conn["extra"]["region_name"],
+            aws_access_key_id=creds.get("key", conn["login"]),
+            aws_secret_access_key=creds.get("secret", conn["password"]),
+            aws_session_token=creds.get("token"),
+        )
+
+    @property
+    def kit(self) -> dict[str, Any]:
+        return self.outputs["airlock"]["value"]
+
+
+@pytest.fixture(scope="module")
+def stack(terraform_bin: str, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """envs/local applied through airlock.infra.apply_local; destroyed afterwards if a test did not."""
+    work = tmp_path_factory.mktemp("tf-local")
+    started = time.monotonic()
+    env = apply_local(moto_endpoint, work_dir=work)
+    seconds = time.monotonic() - started
+    print(f"\napply of envs/local: {seconds:.0f}s")
+    runner = local_runner(moto_endpoint, work_dir=work)
+    result = Stack(moto_endpoint, env, runner.output(), runner, seconds)
+    yield result
+    if runner.state_list():
+        runner.destroy()
+
+
+def test_apply_stays_under_five_minutes(stack: Stack) -> None:
+    assert stack.apply_seconds < 300, f"apply took {stack.apply_seconds:.0f}s"
+
+
+def test_dag_settings_come_from_real_outputs(stack: Stack) -> None:
+    settings = load_settings({**stack.env, "AIRLOCK_HOME": str(project_home())})
+    registry = load_registry(settings.tenants_dir, settings.dataflows_dir)
+    assert (settings.landing_url, settings.raw_url, settings.quarantine_url) == (
+        "s3://airlock-local-landing",
+        "s3://airlock-local-raw",
+        "s3://airlock-local-quarantine",
+    )
+    s3, sqs = stack.client("s3"), stack.client("sqs")
+    for url in (settings.landing_url, settings.raw_url, settings.quarantine_url):
+        s3.head_bucket(Bucket=url.removeprefix("s3://"))
+    # Every registered tenant's queue, as the DAGs compute it, is a real queue on the endpoint.
+    assert set(stack.kit["tenants"]) == set(registry.tenants)
+    for tenant_id in registry.tenants:
+        url = settings.queue_url(tenant_id)
+        assert url is not None
+        assert url.rsplit("/", 2)[-2:] == stack.kit["tenants"][tenant_id]["queue_url"].rsplit("/", 2)[-2:]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        assert arn == stack.kit["tenants"][tenant_id]["queue_arn"]
+
+
+def test_ecs_settings_point_at_real_resources(stack: Stack) -> None:
+    env, ecs, iam, ec2 = stack.env, stack.client("ecs"), stack.client("iam"), stack.client("ec2")
+    cluster = ecs.describe_clusters(clusters=[env["AIRLOCK_ECS_CLUSTER"]])["clusters"][0]
+    assert cluster["status"] == "ACTIVE"
+    taskdef = ecs.describe_task_definition(taskDefinition=env["AIRLOCK_ECS_TASK_DEFINITION"])["taskDefinition"]
+    container = taskdef["containerDefinitions"][0]
+    assert container["name"] == env["AIRLOCK_ECS_CONTAINER_NAME"]
+    assert container["logConfiguration"]["options"]["awslogs-group"] == env["AIRLOCK_ECS_LOG_GROUP"]
+    subnets = env["AIRLOCK_ECS_SUBNETS"].split(",")
+    assert len(ec2.describe_subnets(SubnetIds=subnets)["Subnets"]) == len(subnets)
+    ec2.describe_security_groups(GroupIds=env["AIRLOCK_ECS_SECURITY_GROUPS"].split(","))
+    for tenant_id in stack.kit["tenants"]:
+        arn = env["AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE"].format(tenant=tenant_id)
+        assert iam.get_role(RoleName=arn.rsplit("/", 1)[1])["Role"]["Arn"] == arn
+
+
+def _drain(sqs: Any, url: str) -> list[str]:
+    """Object keys notified on a queue (test events skipped; moto URL-encodes keys)."""
+    keys: list[str] = []
+    for _ in range(3):
+        for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            body = json.loads(msg["Body"])
+            keys += [urllib.parse.unquote(r["s3"]["object"]["key"]) for r in body.get("Records", [])]
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+    return keys
+
+
+def test_upload_is_encrypted_with_its_tenant_key_and_notifies_only_its_queue(stack: Stack) -> None:
+    s3, sqs = stack.client("s3"), stack.client("sqs")
+    tenants = stack.kit["tenants"]
+    for t in tenants.values():  # the s3:TestEvent each queue got when the notification was written
+        _drain(sqs, t["queue_url"])
+    bucket, key = "airlock-local-landing", f"{A}/orders/20260101/orders.csv"
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=b"order_id,customer_id,ordered_at,amount\n1,c1,2026-01-01,9.50\n",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=tenants[A]["kms_key_arn"],
+    )
+    head = s3.head_object(Bucket=bucket, Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == tenants[A]["kms_key_arn"]
+    notified = {tenant_id: _drain(sqs, t["queue_url"]) for tenant_id, t in tenants.items()}
+    assert notified[A] == [key]
+    assert all(keys == [] for tenant_id, keys in notified.items() if tenant_id != A), notified
+
+
+def _reset_auth(endpoint: str, count: str) -> None:
+    """moto's switch for IAM enforcement: "0" enforces from the next request, "inf" turns it off."""
+    req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST")
+    urllib.request.urlopen(req, timeout=10).close()
+
+
+def test_upload_role_cannot_write_or_read_another_tenant_prefix(stack: Stack) -> None:
+    s3, sts = stack.client("s3"), stack.client("sts")
+    tenants = stack.kit["tenants"]
+    bucket, other_key = "airlock-local-landing", f"{B}/orders/20260101/orders.jsonl"
+    s3.put_object(
+        Bucket=bucket,
+        Key=other_key,
+        Body=b"{}\n",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=tenants[B]["kms_key_arn"],
+    )
+    creds = sts.assume_role(RoleArn=tenants[A]["upload_role_arn"], RoleSessionName="acme-uploader")["Credentials"]
+    as_acme = stack.client("s3", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=creds["SessionToken"])
+    _reset_auth(stack.endpoint, "0")
+    try:
+        as_acme.put_object(
+            Bucket=bucket,
+            Key=f"{A}/orders/20260102/orders.csv",
+            Body=b"x\n",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=tenants[A]["kms_key_arn"],
+        )  # control: its own prefix is writable
+        with pytest.raises(ClientError, match="AccessDenied"):
+            as_acme.put_object(
+                Bucket=bucket,
+                Key=f"{B}/orders/20260102/orders.jsonl",
+                Body=b"x\n",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=tenants[A]["kms_key_arn"],
+            )
+        with pytest.raises(ClientError, match="AccessDenied"):
+            as_acme.get_object(Bucket=bucket, Key=other_key)
+    finally:
+        _reset_auth(stack.endpoint, "inf")
+
+
+def _policy(stack: Stack) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The applied landing bucket policy, acme's upload and processing role policies, and raw's policy."""
+    s3, iam = stack.client("s3"), stack.client("iam")
+    landing = json.loads(s3.get_bucket_policy(Bucket="airlock-local-landing")["Policy"])
+    upload = iam.get_role_policy(RoleName=f"airlock-local-{A}-upload", PolicyName="write-own-prefix")["PolicyDocument"]
+    processing = iam.get_role_policy(RoleName=f"airlock-local-{A}-processing", PolicyName="read-own-snapshots")
+    raw = json.loads(s3.get_bucket_policy(Bucket="airlock-local-raw")["Policy"])
+    return landing, upload, {"processing": processing["PolicyDocument"], "raw": raw}
+
+
+def _request(principal: str, action: str, resource: str, **context: str | list[str]) -> dict[str, Any]:
+    return {
+        "principal": principal,
+        "action": action,
+        "resource": {"resource": resource, "accountId": ACCOUNT},
+        "contextVariables": context,
+    }
+
+
+def test_applied_policies_refuse_plain_http_unencrypted_and_foreign_puts(
+    stack: Stack, policy_simulator: PolicySimulator
+) -> None:
+    landing, upload, other = _policy(stack)
+    keys = {t: v["kms_key_arn"] for t, v in stack.kit["tenants"].items()}
+    role = stack.kit["tenants"][A]["upload_role_arn"]
+    obj = f"arn:aws:s3:::airlock-local-landing/{A}/orders/1/orders.csv"
+    kms = {"s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": keys[A]}
+
+    def put(resource: str = obj, **ctx: str) -> dict[str, Any]:
+        return {
+            "request": _request(role, "s3:PutObject", resource, **ctx),
+            "identityPolicies": [{"name": "write-own-prefix", "policy": upload}],
+            "resourcePolicy": landing,
+        }
+
+    cases = {
+        "own prefix, TLS, own key": (put(**{"aws:SecureTransport": "true", **kms}), "Allowed"),
+        "plain HTTP": (put(**{"aws:SecureTransport": "false", **kms}), "ExplicitlyDenied"),
+        "no encryption header": (put(**{"aws:SecureTransport": "true"}), "ExplicitlyDenied"),
+        "SSE-S3": (
+            put(**{"aws:SecureTransport": "true", "s3:x-amz-server-side-encryption": "AES256"}),
+            "ExplicitlyDenied",
+        ),
+        "another tenant's key": (
+            put(
+                **{
+                    "aws:SecureTransport": "true",
+                    "s3:x-amz-server-side-encryption": "aws:kms",
+                    "s3:x-amz-server-side-encryption-aws-kms-key-id": keys[B],
+                }
+            ),
+            "ExplicitlyDenied",
+        ),
+        "another tenant's prefix": (
+            put(
+                f"arn:aws:s3:::airlock-local-landing/{B}/orders/1/orders.jsonl",
+                **{
+                    "aws:SecureTransport": "true",
+                    "s3:x-amz-server-side-encryption": "aws:kms",
+                    "s3:x-amz-server-side-encryption-aws-kms-key-id": keys[B],
+                },
+            ),
+            "ImplicitlyDenied",
+        ),
+        "read another tenant's file": (
+            {
+                "request": _request(
+                    role, "s3:GetObject", f"arn:aws:s3:::airlock-local-landing/{B}/x", **{"aws:SecureTransport": "true"}
+                ),
+                "identityPolicies": [{"name": "write-own-prefix", "policy": upload}],
+                "resourcePolicy": landing,
+            },
+            "ImplicitlyDenied",
+        ),
+        "list another tenant's prefix": (
+            {
+                "request": _request(
+                    role,
+                    "s3:ListBucket",
+                    "arn:aws:s3:::airlock-local-landing",
+                    **{"aws:SecureTransport": "true", "s3:prefix": f"{B}/"},
+                ),
+                "identityPolicies": [{"name": "write-own-prefix", "policy": upload}],
+                "resourcePolicy": landing,
+            },
+            "ImplicitlyDenied",
+        ),
+        "list own prefix": (
+            {
+                "request": _request(
+                    role,
+                    "s3:ListBucket",
+                    "arn:aws:s3:::airlock-local-landing",
+                    **{"aws:SecureTransport": "true", "s3:prefix": f"{A}/"},
+                ),
+                "identityPolicies": [{"name": "write-own-prefix", "policy": upload}],
+                "resourcePolicy": landing,
+            },
+            "Allowed",
+        ),
+        "processing reads own snapshot": (
+            {
+                "request": _request(
+                    stack.kit["tenants"][A]["processing_role_arn"],
+                    "s3:GetObject",
+                    f"arn:aws:s3:::airlock-local-raw/{A}/orders/1/20260101T000000000000Z/orders.csv",
+                    **{"aws:SecureTransport": "true"},
+                ),
+                "identityPolicies": [{"name": "read-own-snapshots", "policy": other["processing"]}],
+                "resourcePolicy": other["raw"],
+            },
+            "Allowed",
+        ),
+        "processing reads another tenant's snapshot": (
+            {
+                "request": _request(
+                    stack.kit["tenants"][A]["processing_role_arn"],
+                    "s3:GetObject",
+                    f"arn:aws:s3:::airlock-local-raw/{B}/orders/1/20260101T000000000000Z/orders.csv",
+                    **{"aws:SecureTransport": "true"},
+                ),
+                "identityPolicies": [{"name": "read-own-snapshots", "policy": other["processing"]}],
+                "resourcePolicy": other["raw"],
+            },
+            "ImplicitlyDenied",
+        ),
+    }
+    results = policy_simulator.evaluate([sim for sim, _ in cases.values()])
+    got = dict(zip(cases, results, strict=True))
+    assert got == {name: expected for name, (_, expected) in cases.items()}
+
+
+def test_second_plan_has_nothing_to_do(stack: Stack) -> None:
+    assert stack.runner.plan(detailed=True) is False, "re-applying envs/local would change something"
+
+
+def test_destroy_leaves_nothing_behind(stack: Stack) -> None:
+    started = time.monotonic()
+    stack.runner.destroy()
+    print(f"\ndestroy of envs/local: {time.monotonic() - started:.0f}s")
+    assert stack.runner.state_list() == []
+    s3, sqs = stack.client("s3"), stack.client("sqs")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("airlock-local-")] == []
+    assert sqs.list_queues(QueueNamePrefix="airlock-local-").get("QueueUrls", []) == []
+
+
+def test_registry_is_the_only_tenant_source() -> None:
+    """No tenant id is written in any .tf file: onboarding is a YAML file, not a .tf edit."""
+    root = project_home() / "infra" / "terraform"
+    ids = [p.stem for p in (project_home() / "include" / "tenants").glob("*.yaml")]
+    for tf in root.rglob("*.tf"):
+        text = tf.read_text(encoding="utf-8")
+        assert not any(re.search(rf"\b{i}\b", text) for i in ids), f"{tf} names a tenant"
+    assert Path(root / "envs" / "local" / "main.tf").read_text().count("module.registry.tenants") == 1
