@@ -51,6 +51,7 @@ def _loopback_only(real_connect: Any) -> Any:
 def dagbag() -> Any:
     """The DagBag of dags/, parsed with mocked connections/variables and no network."""
     import airflow  # noqa: F401  (first: Cosmos registers a policy hook on import)
+    from airflow import models
     from airflow.dag_processing.dagbag import BundleDagBag
     from airflow.sdk import BaseHook, Connection, Variable
 
@@ -64,6 +65,7 @@ def dagbag() -> Any:
         mp.setenv("AIRLOCK_HOME", os.environ.get("AIRLOCK_HOME", str(PROJECT)))
         mp.setattr(BaseHook, "get_connection", classmethod(get_connection))
         mp.setattr(Variable, "get", classmethod(get_variable))
+        mp.setattr(models.Variable, "get", classmethod(get_variable))  # the deprecated path, same answer
         mp.setattr(socket.socket, "connect", _loopback_only(socket.socket.connect))
         yield BundleDagBag(dag_folder=DAGS, bundle_path=DAGS)
 

@@ -41,8 +41,6 @@ def _measure(work: Path, name: str, env: dict[str, str], batches: int) -> dict[s
     state = work / name
     extra = {"AIRLOCK_WAREHOUSE_DIR": str(state / "warehouse"), "AIRLOCK_RECONCILE_INTERVAL": "1h", **env}
     with LocalStack(state, ["acme", "globex", "initech"], port=8790, extra_env=extra, wait_dags=DAGS) as stack:
-        for dag_id in DAGS:
-            stack.api.unpause(dag_id)
         time.sleep(5)  # let the triggerer start its watchers
         bucket = stack.env["AIRLOCK_LANDING_URL"].removeprefix("s3://").split("/")[0]
         uploads: dict[str, float] = {}

@@ -5,14 +5,14 @@
 tf-fmt: ## terraform fmt -check over infra/terraform (run `terraform fmt -recursive infra/terraform` to fix)
 	@terraform fmt -check -recursive -diff infra/terraform
 
-tf-validate: venv ## fmt -check + init/validate every module and env offline; skips (astro, datadog) say why
+tf-validate: $(VENV)/.installed ## fmt -check + init/validate every module and env offline; skips (astro, datadog) say why
 	@$(PY) -m airlock infra validate
 
-tf-test: venv ## terraform test (mock providers) for the modules and envs that have tests/
+tf-test: $(VENV)/.installed ## terraform test (mock providers) for the modules and envs that have tests/
 	@$(PY) -m airlock infra test
 
 checkov: tools ## checkov over infra/ (0 failed checks expected; every skip carries an inline reason)
 	@$(TOOLS_VENV)/bin/checkov -d infra --framework terraform --quiet --compact --skip-download --download-external-modules false
 
-infra-test: venv ## pytest tests/infra: apply envs/local to a moto server, isolation checks, re-plan, destroy (~5 min)
-	@$(PY) -m pytest tests/infra -m "infra or not infra" -p no:cacheprovider
+infra-test: $(VENV)/.installed ## pytest tests/infra: apply envs/local to a moto server, isolation checks, re-plan, destroy (~5 min)
+	@$(PY) -m pytest tests/infra -rA

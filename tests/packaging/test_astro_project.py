@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import re
+import socket
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from airlock.packaging.mwaa import DBT_DEV_ONLY
@@ -116,3 +119,18 @@ def test_astro_settings_files_parse(project: Path) -> None:
     assert "aws_default" in conns, "the kit's default AWS connection (AIRLOCK_AWS_CONN_ID) must exist locally"
     config = yaml.safe_load((project / ".astro" / "config.yaml").read_text(encoding="utf-8"))
     assert config["project"]["name"] == "airlock"
+
+
+def test_integrity_check_refuses_non_loopback_connections(project: Path) -> None:
+    """The .astro check's socket guard: loopback passes through, anything else raises (no packet sent)."""
+    spec = importlib.util.spec_from_file_location("astro_integrity", project / ".astro/test_dag_integrity_default.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    calls: list[object] = []
+    connect = module._loopback_only(lambda sock, address: calls.append(address))
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        connect(sock, ("127.0.0.1", 9))
+        with pytest.raises(OSError, match="network access while parsing DAGs"):
+            connect(sock, ("192.0.2.1", 443))  # TEST-NET-1: refused by the guard before any packet
+    assert calls == [("127.0.0.1", 9)]

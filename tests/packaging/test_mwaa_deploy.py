@@ -7,7 +7,6 @@ and never deletes; the server dies with the fixture.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,12 +139,14 @@ def test_without_bucket_it_reads_terraform_outputs(
     bucket = _bucket(aws, "airlock-test-mwaa-from-tf")
     project = tmp_path / "project"
     (project / "infra/terraform/envs/test").mkdir(parents=True)
+    (project / "infra/terraform/envs/test/outputs.tf").write_text("# outputs of an applied env\n")
     fake = tmp_path / "bin" / "terraform"  # stands in for Terraform: prints what an applied env outputs
     fake.parent.mkdir()
-    outputs = {"mwaa_source_bucket": {"value": bucket}, "mwaa_environment_name": {"value": "airlock-tf"}}
+    mwaa = {"environment_name": "airlock-tf", "source_bucket_name": bucket, "webserver_url": "x"}
+    outputs = {"mwaa": {"sensitive": False, "type": ["object", {}], "value": mwaa}}
     fake.write_text(f"#!/bin/sh\ncat <<'EOF'\n{json.dumps(outputs)}\nEOF\n")
     fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("AIRLOCK_TERRAFORM", str(fake))
     args = ["deploy", "mwaa", "--env", "test", "--project", str(project), "--package", str(package.root)]
     assert main([*args, "--endpoint-url", endpoint, "--region", REGION]) == 0
     printed = capsys.readouterr().out

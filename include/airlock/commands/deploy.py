@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
         "mwaa",
         help="upload the MWAA package to the environment's source bucket and print the object versions",
         description="Upload dags/, requirements.txt, startup.sh and plugins.zip to the MWAA source bucket "
-        "(from the env's Terraform output `mwaa_source_bucket`, or --bucket). Unchanged objects are "
+        "(from the env's Terraform output `mwaa`, or --bucket). Unchanged objects are "
         "skipped, so their versions stay and no environment update is needed for them. Prints the object "
         "versions and the `aws mwaa update-environment` call that makes MWAA use them. Credentials: "
         "boto3's default chain (in CI, the OIDC role).",
@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
     mwaa.add_argument(
         "--environment-name",
         default=None,
-        help="MWAA environment name for the printed update command (default: Terraform output `mwaa_environment_name`)",
+        help="MWAA environment name for the printed update command (default: from the Terraform output `mwaa`)",
     )
     mwaa.add_argument("--package", type=Path, default=None, help=f"package folder (default: <project>/{DEFAULT_OUT})")
     mwaa.add_argument("--prefix", default="", help="key prefix inside the bucket (default: the bucket root)")

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airlock.infra.local import local_runner
 from airlock.infra.outputs import outputs_to_env
 from airlock.infra.runner import ENVS, InfraError, TerraformRunner, terraform_root
+
+DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:5000"
 
 _EPILOG = """\
 examples:
@@ -46,10 +49,12 @@ def register(subparsers: Any) -> None:
         sub.add_argument("--env", choices=ENVS, default="local", help="infra/terraform/envs/<env> (default: local)")
         sub.add_argument(
             "--endpoint-url",
-            help="local AWS endpoint for --env local (default: the env's own default, http://127.0.0.1:5000)",
+            help=f"local AWS endpoint for --env local (default: {DEFAULT_LOCAL_ENDPOINT})",
         )
         sub.add_argument("--var-file", type=Path, help="a .tfvars file (prod: e.g. envs/prod/prod.tfvars)")
-        sub.add_argument("--state", type=Path, help="local state file (default: the env's backend)")
+        sub.add_argument(
+            "--backend-config", type=Path, help="prod only: S3 backend settings (see envs/prod/backend.hcl.example)"
+        )
         sub.set_defaults(func=run)
         return sub
 
@@ -77,20 +82,21 @@ def register(subparsers: Any) -> None:
 
 
 def _runner(args: argparse.Namespace) -> TerraformRunner:
-    variables: dict[str, Any] = {}
+    """envs/local shares state with airlock.infra.apply_local (one state per endpoint); prod uses its backend."""
+    if args.env == "local":
+        if args.var_file or args.backend_config:
+            raise InfraError("--var-file and --backend-config are for --env prod; local state lives in .airlock/.")
+        return local_runner(args.endpoint_url or DEFAULT_LOCAL_ENDPOINT)
     if args.endpoint_url:
-        if args.env != "local":
-            raise InfraError("--endpoint-url only applies to --env local.")
-        variables["endpoint_url"] = args.endpoint_url
+        raise InfraError("--endpoint-url only applies to --env local.")
     var_files = [args.var_file] if args.var_file else None
-    return TerraformRunner.for_env(args.env, state_path=args.state, variables=variables, var_files=var_files)
+    return TerraformRunner.for_env(args.env, var_files=var_files)
 
 
 def run(args: argparse.Namespace) -> int:
     """plan / apply / output / destroy one env."""
     runner = _runner(args)
-    if args.action != "output":
-        runner.init()
+    runner.init(backend_config_file=args.backend_config)
     if args.action == "plan":
         pending = runner.plan()
         print("==> changes pending" if pending else "==> no changes: infrastructure matches the configuration")

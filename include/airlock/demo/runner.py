@@ -215,8 +215,6 @@ def run_demo(state_dir: Path, *, port: int = 8080, seed: int = 20261121, log: Ca
     extra_env = {"AIRLOCK_WAREHOUSE_DIR": str(state_dir / "warehouse")}
     with LocalStack(state_dir, tenants, port=port, extra_env=extra_env, wait_dags=DAGS, log=log) as stack:
         log(f"[demo] Airflow is up at {stack.url} ({stack.timings.get('total', 0):.0f}s)")
-        for dag_id in DAGS:
-            stack.api.unpause(dag_id)
         demo = DemoRun(stack, scenario, log=log)
         demo.upload()
         demo.wait()

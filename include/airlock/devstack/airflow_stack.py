@@ -15,7 +15,6 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from airlock.devstack.airflow_api import AirflowApi, AirflowApiError
 from airlock.devstack.local_aws import free_port, port_in_use
@@ -24,6 +23,11 @@ from airlock.settings import project_home
 
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 API_SERVER_ESCALATION = ((signal.SIGINT, 2.0), (signal.SIGTERM, 4.0), (signal.SIGKILL, 5.0))
+# On SIGINT the triggerer waits for its runner subprocess with a 10 s escalation of its own, and with
+# an SQS watcher active it often uses all of it; a second signal makes it kill the runner and exit.
+# Nothing is lost that matters at stop time: watcher messages are deleted on reception either way,
+# and the reconcile sweep exists for exactly that.
+TRIGGERER_ESCALATION = ((signal.SIGINT, 4.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
 
 
 class ImportErrorsFound(ProcessError):
@@ -173,8 +177,10 @@ class AirflowStack:
             tier=1,
             escalation=API_SERVER_ESCALATION,
         )
-        for component in ("dag-processor", "triggerer"):
-            self.supervisor.start(component, [python(), "-m", "airflow", component], env=self.env, tier=2)
+        self.supervisor.start("dag-processor", [python(), "-m", "airflow", "dag-processor"], env=self.env, tier=2)
+        self.supervisor.start(
+            "triggerer", [python(), "-m", "airflow", "triggerer"], env=self.env, tier=2, escalation=TRIGGERER_ESCALATION
+        )
         self._wait_api_answers(api_timeout)
         self.supervisor.start("scheduler", [python(), "-m", "airflow", "scheduler"], env=self.env, tier=2)
 
@@ -250,6 +256,3 @@ class AirflowStack:
             f"({self.airflow_env['AIRFLOW__CORE__DAGS_FOLDER']})? See "
             f"{self.supervisor.log_dir / 'dag-processor.log'}"
         )
-
-    def status(self) -> dict[str, Any]:
-        return self.api.health()

@@ -7,6 +7,8 @@ local stack runs on exactly what Terraform builds in production, only pointed at
 from __future__ import annotations
 
 import hashlib
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,8 +37,27 @@ def local_runner(
         state_path=work / "terraform.tfstate",
         data_dir=work / ".terraform",
         variables={"endpoint_url": endpoint_url, **variables},
+        # Most of an apply is the provider waiting (~25 s per SQS attribute against moto):
+        # more of those waits overlap with a higher parallelism, at no cost to the endpoint.
+        parallelism=30,
         echo=echo,
     )
+
+
+def _endpoint_is_fresh(endpoint_url: str, env_name: str) -> bool:
+    """True if the endpoint has no landing bucket: a new moto server, whatever an old state says.
+
+    A local endpoint forgets everything when restarted; refreshing a stale state against it would
+    only discover, resource by resource, that nothing is there.
+    """
+    url = f"{endpoint_url.rstrip('/')}/airlock-{env_name}-landing"
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5).close()  # noqa: S310
+    except urllib.error.HTTPError as exc:
+        return exc.code == 404
+    except OSError:
+        return False
+    return False
 
 
 def apply_local(
@@ -53,6 +74,14 @@ def apply_local(
     :param variables: extra envs/local variables (enable_ecs=False, tenants_dir=..., ...).
     """
     runner = local_runner(endpoint_url, work_dir=work_dir, echo=echo, **variables)
+    state = runner.state_path
+    if (
+        state is not None
+        and state.exists()
+        and _endpoint_is_fresh(endpoint_url, str(variables.get("env_name", "local")))
+    ):
+        echo(f"==> {endpoint_url} holds no airlock stack: starting from an empty state")
+        state.unlink()
     runner.init()
     runner.apply()
     return outputs_to_env(runner.output(), endpoint_url=endpoint_url)

@@ -70,6 +70,7 @@ class TerraformRunner:
     :param data_dir: TF_DATA_DIR (the `.terraform` folder); None uses `<stack>/.terraform`.
     :param variables: `-var` values for plan/apply/destroy.
     :param var_files: `-var-file` files for plan/apply/destroy (prod: prod.tfvars).
+    :param parallelism: `-parallelism` for plan/apply/destroy; None keeps Terraform's 10.
     :param plugin_dir: provider mirror; None discovers one (see airlock.infra.plugins).
     :param echo: where progress lines go.
     """
@@ -82,6 +83,7 @@ class TerraformRunner:
         data_dir: Path | None = None,
         variables: Mapping[str, Any] | None = None,
         var_files: list[Path] | None = None,
+        parallelism: int | None = None,
         plugin_dir: Path | None = None,
         echo: Callable[[str], None] = print,
     ) -> None:
@@ -92,6 +94,7 @@ class TerraformRunner:
         self.data_dir = data_dir
         self.variables = dict(variables or {})
         self.var_files = [str(Path(f).resolve()) for f in var_files or []]
+        self.parallelism = parallelism
         self.plugin_dir = plugin_dir if plugin_dir is not None else find_plugin_dir()
         self.echo = echo
         self._tf = Terraform(working_dir=str(self.stack_dir), terraform_bin_path=terraform_binary())
@@ -136,8 +139,11 @@ class TerraformRunner:
         return missing_providers(self.stack_dir, self.plugin_dir)
 
     # -- commands --------------------------------------------------------------------------------
-    def init(self, *, backend: bool = True) -> None:
-        """`terraform init`, offline from the mirror when there is one."""
+    def init(self, *, backend: bool = True, backend_config_file: Path | None = None) -> None:
+        """`terraform init`, offline from the mirror when there is one.
+
+        :param backend_config_file: partial backend settings (envs/prod: backend.hcl).
+        """
         options: dict[str, Any] = {"input": False}
         if self.plugin_dir is not None:
             options["plugin_dir"] = str(self.plugin_dir)
@@ -147,10 +153,14 @@ class TerraformRunner:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             options["backend_config"] = {"path": str(self.state_path)}
             options["reconfigure"] = IsFlagged
+        elif backend_config_file is not None:
+            options["backend_config"] = str(Path(backend_config_file).resolve())
         self._run("init", **options)
 
     def _var_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
+        if self.parallelism:
+            options["parallelism"] = self.parallelism
         if self.var_files:
             options["var_file"] = self.var_files
         if self.variables:

@@ -143,6 +143,8 @@ class StatusCollector:
         self.tenant_ids = sorted(wanted if wanted is not None else registry.tenants)
         self._batches: dict[tuple[str, str], dict[str, _Batch]] = {}
         self._json_cache: dict[str, dict[str, Any]] = {}
+        # File name -> table per tenant x dataflow: names repeat every batch, globs are slow to match.
+        self._tables: dict[tuple[str, str, str], str | None] = {}
 
     # ---- listing ----------------------------------------------------------------------------
     def _prefixes(self) -> list[str]:
@@ -170,9 +172,15 @@ class StatusCollector:
                 continue  # not a delivery the registry knows: the router quarantines it
             batch = self._batch(tenant_id, dataflow, match.group("batch_id"))
             batch.files += 1
-            if (file := contract.contract_for(match.group("file"))) is not None:
-                batch.tables.add(file.table)
             batch.touch(info.last_modified)
+            if batch.markers:
+                continue  # snapshotted: its state comes from the markers, not from which files landed
+            file_name = match.group("file")
+            if (table := self._tables.get((tenant_id, dataflow, file_name), "")) == "":
+                file = contract.contract_for(file_name)
+                table = self._tables[(tenant_id, dataflow, file_name)] = file.table if file else None
+            if table is not None:
+                batch.tables.add(table)
 
     def _scan_raw(self, listing: Iterable[ObjectInfo]) -> None:
         for info in listing:
@@ -221,8 +229,8 @@ class StatusCollector:
         roots = (self.landing, self.raw, self.quarantine)
         with ThreadPoolExecutor(len(roots)) as pool:
             landing, raw, quarantine = pool.map(lambda s: list(_list_roots(s, prefixes)), roots)
+        self._scan_raw(raw)  # first: landing files of a snapshotted batch then need no matching
         self._scan_landing(landing)
-        self._scan_raw(raw)
         self._scan_quarantine(quarantine)
 
     # ---- rows -------------------------------------------------------------------------------
@@ -246,7 +254,8 @@ class StatusCollector:
             dataflow=dataflow,
             batch_id=batch.batch_id,
             state="waiting",
-            files_present=len(batch.tables & required),
+            # A snapshotted batch was complete; its landing files were not matched (see _scan_landing).
+            files_present=len(required) if batch.markers else len(batch.tables & required),
             files_required=len(required),
             quarantined=len(batch.quarantined),
             first_seen=batch.first_seen,

@@ -9,16 +9,14 @@ an environment update that would restart every worker.
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
-import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airlock.errors import ConfigError, StorageError
+from airlock.errors import AirlockError, ConfigError, StorageError
 from airlock.packaging.mwaa import BUILD_INFO
 
 # Objects MWAA pins by version, with the update-environment option that takes the version.
@@ -27,10 +25,9 @@ VERSIONED = {
     "startup.sh": "--startup-script-s3-object-version",
     "plugins.zip": "--plugins-s3-object-version",
 }
-# Terraform outputs the deploy reads (infra/terraform/envs/<env>), first match wins: the env root's
-# names, then the mwaa module's own (for an env that re-exports the module's outputs unchanged).
-BUCKET_OUTPUTS = ("mwaa_source_bucket", "mwaa_source_bucket_name", "source_bucket_name")
-ENVIRONMENT_OUTPUTS = ("mwaa_environment_name", "environment_name")
+# Terraform outputs the deploy reads (infra/terraform/envs/<env>): the env's `mwaa` object output
+# (environment_name, source_bucket_name; null when MWAA is disabled there).
+MWAA_OUTPUT = "mwaa"
 
 Progress = Callable[[str], None]
 
@@ -46,38 +43,28 @@ class UploadedObject:
 
 
 def terraform_outputs(project: Path, env: str) -> dict[str, Any]:
-    """`terraform output -json` of infra/terraform/envs/<env>, as plain values."""
+    """`terraform output -json` of infra/terraform/envs/<env> (through the infra area's runner), as values."""
+    from airlock.infra.runner import TerraformRunner
+
     folder = project / "infra" / "terraform" / "envs" / env
     if not folder.is_dir():
         raise ConfigError(f"{folder}: no such Terraform environment; pass --bucket instead.")
     try:
-        done = subprocess.run(
-            ["terraform", f"-chdir={folder}", "output", "-json"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-    except FileNotFoundError:
-        raise ConfigError("terraform is not installed; pass --bucket <source bucket> instead.") from None
-    if done.returncode != 0:
-        raise ConfigError(
-            f"terraform output in {folder} failed ({done.stderr.strip()[:300]}); "
-            "run `terraform init` there or pass --bucket."
-        )
-    return {name: item.get("value") for name, item in json.loads(done.stdout or "{}").items()}
+        outputs = TerraformRunner(folder, echo=lambda _: None).output()
+    except AirlockError as exc:
+        raise ConfigError(f"reading Terraform outputs of {folder} failed ({exc}); pass --bucket.") from None
+    return {name: item.get("value") if isinstance(item, dict) else item for name, item in outputs.items()}
 
 
 def source_bucket(project: Path, env: str) -> tuple[str, str | None]:
-    """(bucket, environment name) from the env's Terraform outputs."""
-    outputs = terraform_outputs(project, env)
-    bucket = next((outputs[name] for name in BUCKET_OUTPUTS if outputs.get(name)), None)
-    if not bucket:
+    """(bucket, environment name) from the env's Terraform `mwaa` output."""
+    mwaa = terraform_outputs(project, env).get(MWAA_OUTPUT)
+    if not isinstance(mwaa, dict) or not mwaa.get("source_bucket_name"):
         raise ConfigError(
-            f"Terraform env {env!r} has none of the outputs {', '.join(BUCKET_OUTPUTS)}; apply it or pass --bucket."
+            f"Terraform env {env!r} has no `{MWAA_OUTPUT}` output with a source_bucket_name (MWAA disabled "
+            "there, or not applied yet); apply it or pass --bucket."
         )
-    environment = next((outputs[name] for name in ENVIRONMENT_OUTPUTS if outputs.get(name)), None)
-    return str(bucket), (str(environment) if environment else None)
+    return str(mwaa["source_bucket_name"]), mwaa.get("environment_name")
 
 
 def package_files(package: Path) -> list[tuple[str, Path]]:

@@ -12,6 +12,8 @@ instead (the dev venv's resolution, which the rest of the tests already exercise
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,6 +205,21 @@ def load_dagbag(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@contextlib.contextmanager
+def _cache_lock(cache: Path | None) -> Iterator[None]:
+    """An exclusive lock on the cache folder (a no-op without one)."""
+    if cache is None:
+        yield
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def cache_dir(project: Path) -> Path | None:
     """Where the proof keeps its venvs: AIRLOCK_CACHE_DIR, else <project>/.airlock/cache.
 
@@ -231,8 +249,9 @@ def prove_import(project: Path, work: Path, *, cache_dir: Path | None) -> dict[s
             if stale != dbt_venv:
                 shutil.rmtree(stale, ignore_errors=True)
     home = work / "usr-local-airflow"
-    # The two installs are independent and mostly wait on downloads: run them side by side.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # The two installs are independent and mostly wait on downloads: run them side by side. Engineers
+    # sharing a work tree share the cache, so one process at a time builds (or prunes) it.
+    with _cache_lock(cache_dir), ThreadPoolExecutor(max_workers=2) as pool:
         venv_job = pool.submit(clean_venv, package.root, airflow_version, local_constraints(), cache_dir)
         startup_job = pool.submit(run_startup, package.root, home, dbt_venv)
         venv = venv_job.result()

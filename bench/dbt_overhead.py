@@ -1,0 +1,132 @@
+"""What Airflow + Cosmos add on top of dbt: a full run of a >= 200-model project vs plain `dbt build`.
+
+Plain: one `dbt build` of the synthetic project (bench/synthetic_dbt.py) on DuckDB from dbt's own venv.
+Airflow LOCAL: `airflow dags test` of a DAG shaped like the processing DAG (claim >> dbt_task_group), one
+DbtBuildLocalOperator per model (TestBehavior.BUILD), run in-process one task at a time.
+Airflow WATCHER: deadlocks under `dags test` (FIELD-NOTES: a deferrable consumer runs before the producer)
+and needs a scheduler + triggerer; it is measured only with AIRLOCK_BENCH_WATCHER=1 and otherwise reported
+as not measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.synthetic_dbt import generate
+
+REPO = Path(__file__).resolve().parents[1]
+N_MODELS = int(os.environ.get("AIRLOCK_BENCH_OVERHEAD_MODELS", "200"))
+VARS = "{tenant_id: bench, tenant_schema: tenant_bench, dataflow: orders, batch_id: b1}"
+
+DAG_FILE = '''"""bench/dbt_overhead.py: claim >> dbt task group, as in the processing DAG (text says airflow)."""
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+
+from airlock.settings import load_settings
+from airlock.tenants import load_dataflows
+from airlock.transform import dbt_task_group
+
+settings = load_settings()
+with DAG("bench_dbt_overhead", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
+
+    @task
+    def claim() -> dict:
+        return {"tenant_id": "bench", "batch_id": "b1", "dataflow": "orders", "tenant_schema": "tenant_bench"}
+
+    claim() >> dbt_task_group(load_dataflows(settings.dataflows_dir)["orders"], settings)
+'''
+
+
+def _env(project: Path, work: Path, mode: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRLOCK_"))}
+    return {
+        **env,
+        "PYTHONPATH": str(REPO / "include"),
+        "AIRLOCK_HOME": str(REPO),
+        "AIRLOCK_DBT_PROJECT_DIR": str(project),
+        "AIRLOCK_DBT_MODE": mode,
+        "AIRLOCK_WAREHOUSE_DIR": str(work / f"warehouse-{mode}"),
+        "AIRFLOW_HOME": str(work / f"airflow-{mode}"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(work / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "false",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(work / f"cosmos-{mode}"),
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def _dbt(project: Path, env: dict[str, str], *args: str) -> float:
+    dbt = os.environ.get("AIRLOCK_DBT_EXECUTABLE") or str(REPO / ".venv-dbt" / "bin" / "dbt")
+    started = time.perf_counter()
+    subprocess.run(
+        [dbt, *args, "--project-dir", str(project), "--profiles-dir", str(project), "--quiet"],
+        env=env,
+        check=True,
+        timeout=1800,
+    )
+    return time.perf_counter() - started
+
+
+def _dags_test(env: dict[str, str], log: Path) -> dict[str, Any]:
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    Path(env["AIRLOCK_WAREHOUSE_DIR"]).mkdir(parents=True, exist_ok=True)
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    started = time.perf_counter()
+    with log.open("w") as out:
+        code = subprocess.run(
+            [airflow, "dags", "test", "bench_dbt_overhead"], env=env, stdout=out, stderr=subprocess.STDOUT, timeout=7200
+        ).returncode
+    wall = time.perf_counter() - started
+    with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as db:
+        states = dict(db.execute("select state, count(*) from task_instance group by state").fetchall())
+    return {"wall_s": round(wall, 1), "exit_code": code, "task_states": states, "tasks": sum(states.values())}
+
+
+def run() -> dict[str, Any]:
+    """Plain dbt build vs a full Airflow run (LOCAL) of the same project, on DuckDB."""
+    work = Path(tempfile.mkdtemp(prefix="airlock-bench-overhead-"))
+    try:
+        project = generate(work / "dbt_project", N_MODELS)
+        (work / "dags").mkdir()
+        (work / "dags" / "bench_dbt_overhead.py").write_text(DAG_FILE)
+        env = _env(project, work, "local")
+        Path(env["AIRLOCK_WAREHOUSE_DIR"]).mkdir(parents=True)
+        parse_s = _dbt(project, env, "parse")
+        # As Cosmos renders from the manifest, `make manifest` has run; plain dbt gets a warm partial parse too.
+        plain_s = _dbt(project, env, "build", "--vars", VARS)
+        local = _dags_test(env, work / "local.log")
+        figures: dict[str, Any] = {
+            "models": N_MODELS,
+            "dbt_parse_s": round(parse_s, 1),
+            "plain_dbt_build_s": round(plain_s, 1),
+            "airflow_local_build": local,
+            "airflow_local_overhead_x": round(local["wall_s"] / plain_s, 1),
+            "airflow_local_s_per_task": round(local["wall_s"] / max(1, local["tasks"]), 2),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        }
+        if os.environ.get("AIRLOCK_BENCH_WATCHER") == "1":
+            figures["airflow_watcher"] = "not implemented in this bench yet: needs scheduler + triggerer"
+        else:
+            figures["airflow_watcher"] = (
+                "not measured: WATCHER deadlocks under `airflow dags test` "
+                "(FIELD-NOTES); it needs a scheduler and triggerer run"
+            )
+        return figures
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
