@@ -134,6 +134,8 @@ def run() -> dict[str, Any]:
         "seconds_cli_cold_process": round(cli_seconds, 3),
         "cli_output_bytes": len(done.stdout),
         **counters,
+        "load_average_1m": round(os.getloadavg()[0], 1),  # this machine is shared: say how busy it was
+        "cpus": os.cpu_count(),
         "target_seconds": TARGET_SECONDS,
         "meets_target": best["total"] <= TARGET_SECONDS and cli_seconds <= TARGET_SECONDS,
         "how": "one listing per root (landing, raw, quarantine) of key names and timestamps; states come from "

@@ -3,7 +3,8 @@
 Cosmos ships the page as an entry-point plugin configured by `[cosmos] dbt_docs_projects`. Airflow loads
 this folder's plugins before entry-point ones, so setting the option here (unless the deployment already
 set it) is early enough, and no deployment has to spell out the JSON.
-The docs themselves come from `make dbt-docs` (local) or the image build (`dbt docs generate`).
+The docs themselves come from `make dbt-docs` (local) or the image build
+(`dbt docs generate --target-path target/docs`).
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ DOCS_ENV = "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS"
 
 
 def docs_dir() -> str:
-    """Where `dbt docs generate` wrote index.html: AIRLOCK_DBT_DOCS_DIR, else <home>/dbt_project/target.
+    """Where `dbt docs generate` wrote index.html: AIRLOCK_DBT_DOCS_DIR, else <home>/dbt_project/target/docs.
 
     An s3:// location works too (Cosmos reads it through Airflow's object storage with AIRLOCK_AWS_CONN_ID).
     """
     if explicit := os.environ.get("AIRLOCK_DBT_DOCS_DIR"):
         return explicit
     home = Path(os.environ.get("AIRLOCK_HOME") or Path(__file__).resolve().parent.parent)
-    return str(home / "dbt_project" / "target")
+    return str(home / "dbt_project" / "target" / "docs")
 
 
 def docs_projects() -> dict[str, dict[str, str | None]]:

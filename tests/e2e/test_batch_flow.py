@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def stack():
-    # Under var/ (not a pytest temp dir) so that the Airflow logs outlive a failure for reading.
-    state = REPO / "var" / "e2e" / "batch_flow"
+    # Under var/ (not a pytest temp dir) so that the Airflow logs outlive a failure for reading;
+    # one folder per test process, so that two concurrent test runs never share a stack.
+    state = REPO / "var" / "e2e" / f"batch_flow-{os.getpid()}"
     shutil.rmtree(state, ignore_errors=True)
     tenants = ["acme", "globex", "initech"]
     extra = {"AIRLOCK_WAREHOUSE_DIR": str(state / "warehouse"), "AIRLOCK_RECONCILE_INTERVAL": "10s"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import airlock
 
 HERE = Path(__file__).resolve().parent
 POLICY_SIM = HERE / "policy_sim"
@@ -115,3 +118,36 @@ def policy_simulator() -> PolicySimulator:
             timeout=300,
         )
     return PolicySimulator(workdir)
+
+
+class BackgroundChecks:
+    """`python -m airlock.infra.checks` (fmt, validate, terraform test) running in its own process.
+
+    Started before the local apply so the two overlap: the apply spends most of its time waiting
+    on the endpoint (~25 s per SQS attribute in moto), the checks need CPU. A separate process,
+    because the runner scopes TF_DATA_DIR through os.environ.
+    """
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        include = str(Path(airlock.__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [include, os.environ.get("PYTHONPATH")]))}
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "airlock.infra.checks"], stdout=out, stderr=subprocess.STDOUT, text=True, env=env
+            )
+
+    def result(self, timeout: float = 600) -> tuple[int, list[str]]:
+        """Exit code and output lines, waiting for the process if it is still running."""
+        code = self.proc.wait(timeout=timeout)
+        return code, self.log.read_text().splitlines()
+
+
+@pytest.fixture(scope="session")
+def terraform_checks(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundChecks]:
+    """The static checks, started once per session; stopped (by pid) if still running at the end."""
+    checks = BackgroundChecks(tmp_path_factory.mktemp("checks") / "checks.log")
+    yield checks
+    if checks.proc.poll() is None:
+        checks.proc.terminate()
+        checks.proc.wait(timeout=30)

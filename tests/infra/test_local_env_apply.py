@@ -3,8 +3,9 @@
 Enforcement is checked two ways, each where it is real:
 - moto's IAM enforcement (identity policies, resource ARNs) for "acme's upload role cannot read or
   write globex's prefix" with credentials of the assumed role;
-- a real IAM evaluator (@cloud-copilot/iam-simulate) on the *applied* bucket and role policies for
-  the conditions moto ignores: aws:SecureTransport, the SSE-KMS header and key id, s3:prefix.
+- a real IAM evaluator (@cloud-copilot/iam-simulate) for the conditions moto ignores
+  (aws:SecureTransport, the SSE-KMS header and key id, s3:prefix): on the role policies read back
+  from the endpoint and on the bucket policy documents Terraform renders for prod.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from airlock.infra import TerraformRunner, apply_local, local_runner
 from airlock.settings import load_settings, project_home
 from airlock.tenants import load_registry
 
-from .conftest import PolicySimulator
+from .conftest import BackgroundChecks, PolicySimulator
 
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
 
@@ -60,8 +61,13 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(terraform_bin: str, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """envs/local applied through airlock.infra.apply_local; destroyed afterwards if a test did not."""
+def stack(
+    terraform_checks: BackgroundChecks, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """envs/local applied through airlock.infra.apply_local; destroyed afterwards if a test did not.
+
+    Depends on terraform_checks only to start the static checks first (they overlap with this apply).
+    """
     work = tmp_path_factory.mktemp("tf-local")
     started = time.monotonic()
     env = apply_local(moto_endpoint, work_dir=work)
@@ -190,13 +196,18 @@ def test_upload_role_cannot_write_or_read_another_tenant_prefix(stack: Stack) ->
 
 
 def _policy(stack: Stack) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The applied landing bucket policy, acme's upload and processing role policies, and raw's policy."""
-    s3, iam = stack.client("s3"), stack.client("iam")
-    landing = json.loads(s3.get_bucket_policy(Bucket="airlock-local-landing")["Policy"])
+    """The landing bucket policy, acme's upload and processing role policies, and raw's policy.
+
+    Role policies are read back from the endpoint (applied). Bucket policies come from the env's
+    bucket_policies output: the exact documents prod attaches, left unattached on moto because it
+    applies Deny statements without their conditions (see envs/local/main.tf).
+    """
+    iam = stack.client("iam")
+    documents = stack.outputs["bucket_policies"]["value"]
+    landing = json.loads(documents["landing"])
     upload = iam.get_role_policy(RoleName=f"airlock-local-{A}-upload", PolicyName="write-own-prefix")["PolicyDocument"]
     processing = iam.get_role_policy(RoleName=f"airlock-local-{A}-processing", PolicyName="read-own-snapshots")
-    raw = json.loads(s3.get_bucket_policy(Bucket="airlock-local-raw")["Policy"])
-    return landing, upload, {"processing": processing["PolicyDocument"], "raw": raw}
+    return landing, upload, {"processing": processing["PolicyDocument"], "raw": json.loads(documents["raw"])}
 
 
 def _request(principal: str, action: str, resource: str, **context: str | list[str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from airlock.infra.local import local_runner
 from airlock.infra.outputs import outputs_to_env
-from airlock.infra.runner import ENVS, InfraError, TerraformRunner, terraform_root
+from airlock.infra.runner import ENVS, InfraError, TerraformRunner
 
 DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:5000"
 
@@ -117,24 +117,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stacks() -> list[Path]:
-    root = terraform_root()
-    stacks = [p.parent for p in sorted(root.glob("modules/**/versions.tf"))]
-    return stacks + [p.parent for p in sorted(root.glob("envs/*/versions.tf"))]
-
-
 def run_validate(args: argparse.Namespace) -> int:
     """fmt -check over infra/terraform, then init -backend=false + validate per stack; skips say why."""
-    from airlock.infra.checks import validate_all
+    from airlock.infra.checks import check_all, stacks
 
-    return 0 if validate_all(_stacks(), print) else 1
+    return 0 if check_all(stacks(), print, test=False) else 1
 
 
 def run_tests(args: argparse.Namespace) -> int:
     """terraform test in every stack with a tests/ folder."""
-    from airlock.infra.checks import test_all
+    from airlock.infra.checks import check_all, stacks
 
     started = time.monotonic()
-    ok = test_all([s for s in _stacks() if (s / "tests").is_dir()], print)
+    ok = check_all(stacks(), print, validate=False)
     print(f"==> terraform test: {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s")
     return 0 if ok else 1

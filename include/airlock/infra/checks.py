@@ -19,13 +19,21 @@ from airlock.settings import project_home
 Echo = Callable[[str], None]
 
 
-def _data_dir(stack: Path) -> Path:
-    rel = stack.resolve().relative_to(terraform_root().resolve())
-    return project_home() / ".airlock" / "terraform" / "checks" / str(rel).replace("/", "__")
+def stacks() -> list[Path]:
+    """Every module (registry layout: a versions.tf) and every env under infra/terraform."""
+    root = terraform_root()
+    modules = [p.parent for p in sorted(root.glob("modules/**/versions.tf"))]
+    return modules + [p.parent for p in sorted(root.glob("envs/*/versions.tf"))]
+
+
+def _label(stack: Path) -> str:
+    return str(stack.resolve().relative_to(terraform_root().resolve()))
 
 
 def _runner(stack: Path, echo: Echo) -> TerraformRunner:
-    return TerraformRunner(stack, data_dir=_data_dir(stack), echo=echo)
+    """A runner whose .terraform lives under .airlock/ (git-ignored), one folder per stack."""
+    data_dir = project_home() / ".airlock" / "terraform" / "checks" / _label(stack).replace("/", "__")
+    return TerraformRunner(stack, data_dir=data_dir, echo=echo)
 
 
 def fmt_check(echo: Echo) -> bool:
@@ -43,48 +51,46 @@ def fmt_check(echo: Echo) -> bool:
     return True
 
 
-def _label(stack: Path) -> str:
-    return str(stack.resolve().relative_to(terraform_root().resolve()))
+def check_all(stacks: Iterable[Path], echo: Echo = print, *, validate: bool = True, test: bool = True) -> bool:
+    """fmt -check (with validate), then per stack one init, `validate`, and `terraform test` if it has tests/.
 
-
-def validate_all(stacks: Iterable[Path], echo: Echo = print) -> bool:
-    """fmt -check, then init -backend=false + validate on each stack. False if anything failed."""
-    ok = fmt_check(echo)
-    plugin_dir = find_plugin_dir()
-    echo(f"     provider mirror: {plugin_dir or 'none found (registry)'}")
+    One init per stack for both checks: each init hashes the ~700 MB provider binary.
+    Returns False if anything failed; skips are printed with their reason and do not fail.
+    """
+    ok = fmt_check(echo) if validate else True
+    echo(f"     provider mirror: {find_plugin_dir() or 'none found (registry)'}")
     for stack in stacks:
+        has_tests = test and (stack / "tests").is_dir()
+        if not (validate or has_tests):
+            continue
         runner = _runner(stack, echo)
         if missing := runner.missing_providers():
             needs = ", ".join(missing)
-            echo(f"SKIP validate {_label(stack)}: needs {needs}, not in the provider mirror (no registry access)")
+            what = "validate" if validate else "test"
+            echo(f"SKIP {what} {_label(stack)}: needs {needs}, not in the provider mirror (no registry access)")
             continue
         started = time.monotonic()
         try:
             runner.init(backend=False)
-            runner.validate()
+            if validate:
+                runner.validate()
+                echo(f"ok   validate {_label(stack)} ({time.monotonic() - started:.1f}s)")
+            if has_tests:
+                summary = [line for line in runner.test().splitlines() if line.startswith(("Success!", "Failure!"))]
+                echo(f"ok   test {_label(stack)}: {summary[-1] if summary else 'passed'}")
         except InfraError as exc:
-            echo(f"FAIL validate {_label(stack)}: {exc}")
+            echo(f"FAIL {_label(stack)}: {exc}")
             ok = False
-            continue
-        echo(f"ok   validate {_label(stack)} ({time.monotonic() - started:.1f}s)")
     return ok
 
 
-def test_all(stacks: Iterable[Path], echo: Echo = print) -> bool:
-    """`terraform test` in each stack (they use mock providers: no endpoint, no credentials)."""
-    ok = True
-    for stack in stacks:
-        runner = _runner(stack, echo)
-        if missing := runner.missing_providers():
-            echo(f"SKIP test {_label(stack)}: needs {', '.join(missing)}, not in the provider mirror")
-            continue
-        try:
-            runner.init(backend=False)
-            out = runner.test()
-        except InfraError as exc:
-            echo(f"FAIL test {_label(stack)}: {exc}")
-            ok = False
-            continue
-        summary = [line for line in out.splitlines() if line.startswith(("Success!", "Failure!"))]
-        echo(f"ok   test {_label(stack)}: {summary[-1] if summary else 'passed'}")
-    return ok
+def main() -> int:
+    """`python -m airlock.infra.checks`: everything `make tf-validate` and `make tf-test` do, in one pass."""
+    started = time.monotonic()
+    ok = check_all(stacks(), lambda line: print(line, flush=True))
+    print(f"==> terraform checks {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -32,6 +32,10 @@ module "landing_zone" {
   kms_deletion_window_days = 7
   # moto accepts but does not return EventBridgeConfiguration: every plan would show a diff.
   eventbridge_notifications = false
+  # moto applies a bucket policy's Deny statements but ignores their conditions, so the TLS-only
+  # and SSE-KMS denies would refuse every object write. tests/infra evaluates the same documents
+  # (output bucket_policies) with a real IAM evaluator instead.
+  attach_data_bucket_policies = false
   tenants = {
     for id, t in module.tenant : id => {
       kms_key_arn     = t.kms_key_arn

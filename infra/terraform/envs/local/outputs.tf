@@ -40,3 +40,8 @@ output "notified_prefixes" {
   description = "Landing prefix => queue ARN as configured on the bucket (one entry per tenant)."
   value       = module.landing_zone.notified_prefixes
 }
+
+output "bucket_policies" {
+  description = "Bucket policy documents (JSON) by bucket role; on the local endpoint only access_logs is attached (see main.tf)."
+  value       = module.landing_zone.bucket_policies
+}

@@ -172,9 +172,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 # ---------------------------------------------------------------------------------------------
 # Bucket policies: TLS only everywhere; SSE-KMS enforced on writes.
 # ---------------------------------------------------------------------------------------------
-resource "aws_s3_bucket_policy" "landing" {
-  bucket = aws_s3_bucket.landing.id
-  policy = jsonencode({
+locals {
+  landing_policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat(
       [
@@ -204,16 +203,11 @@ resource "aws_s3_bucket_policy" "landing" {
       ]
     )
   })
-  depends_on = [aws_s3_bucket_public_access_block.this]
-}
 
-resource "aws_s3_bucket_policy" "platform" {
-  for_each = { raw = aws_s3_bucket.raw, quarantine = aws_s3_bucket.quarantine }
-  bucket   = each.value.id
-  policy = jsonencode({
+  platform_policies = { for k, b in { raw = aws_s3_bucket.raw, quarantine = aws_s3_bucket.quarantine } : k => jsonencode({
     Version = "2012-10-17"
     Statement = [
-      local.deny_insecure_transport[each.key],
+      local.deny_insecure_transport[k],
       {
         # Platform writers may omit the header (bucket default = storage key) but may not ask
         # for anything weaker than SSE-KMS.
@@ -221,7 +215,7 @@ resource "aws_s3_bucket_policy" "platform" {
         Effect    = "Deny"
         Principal = { AWS = "*" }
         Action    = "s3:PutObject"
-        Resource  = "${each.value.arn}/*"
+        Resource  = "${b.arn}/*"
         Condition = {
           Null            = { "s3:x-amz-server-side-encryption" = "false" }
           StringNotEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" }
@@ -232,14 +226,27 @@ resource "aws_s3_bucket_policy" "platform" {
         Effect    = "Deny"
         Principal = { AWS = "*" }
         Action    = "s3:PutObject"
-        Resource  = "${each.value.arn}/*"
+        Resource  = "${b.arn}/*"
         Condition = {
           Null            = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = "false" }
           StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = aws_kms_key.storage.arn }
         }
       },
     ]
-  })
+  }) }
+}
+
+resource "aws_s3_bucket_policy" "landing" {
+  count      = var.attach_data_bucket_policies ? 1 : 0
+  bucket     = aws_s3_bucket.landing.id
+  policy     = local.landing_policy
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+resource "aws_s3_bucket_policy" "platform" {
+  for_each   = var.attach_data_bucket_policies ? { raw = aws_s3_bucket.raw, quarantine = aws_s3_bucket.quarantine } : {}
+  bucket     = each.value.id
+  policy     = local.platform_policies[each.key]
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
 

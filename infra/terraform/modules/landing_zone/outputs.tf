@@ -32,3 +32,11 @@ output "notified_prefixes" {
   description = "Tenant prefix => queue ARN, as configured on the landing bucket's notification."
   value       = { for q in aws_s3_bucket_notification.landing.queue : q.filter_prefix => q.queue_arn }
 }
+
+output "bucket_policies" {
+  description = "The bucket policy documents (JSON) by bucket role, attached or not (see attach_data_bucket_policies): what tests evaluate."
+  value = merge(local.platform_policies, {
+    landing     = local.landing_policy
+    access_logs = aws_s3_bucket_policy.access_logs.policy
+  })
+}

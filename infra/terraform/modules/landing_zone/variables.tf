@@ -101,6 +101,12 @@ variable "kms_deletion_window_days" {
   }
 }
 
+variable "attach_data_bucket_policies" {
+  description = "Attach the landing/raw/quarantine bucket policies. Only for endpoints that evaluate bucket-policy Deny statements without their conditions (moto), which would refuse every object write; the documents stay available as output bucket_policies."
+  type        = bool
+  default     = true
+}
+
 variable "eventbridge_notifications" {
   description = "Send raw, quarantine and access-logs object events to EventBridge (their one aws_s3_bucket_notification). Off on endpoints that do not store EventBridgeConfiguration (moto), where it would show a diff on every plan."
   type        = bool

@@ -54,21 +54,21 @@ run "landing_policy_enforces_tls_kms_and_tenant_keys" {
 
   assert {
     condition = anytrue([
-      for s in jsondecode(aws_s3_bucket_policy.landing.policy).Statement :
+      for s in jsondecode(output.bucket_policies.landing).Statement :
       s.Effect == "Deny" && try(s.Condition.Bool["aws:SecureTransport"], "") == "false"
     ])
     error_message = "The landing policy must deny plain HTTP."
   }
   assert {
     condition = anytrue([
-      for s in jsondecode(aws_s3_bucket_policy.landing.policy).Statement :
+      for s in jsondecode(output.bucket_policies.landing).Statement :
       s.Effect == "Deny" && try(s.Condition.StringNotEquals["s3:x-amz-server-side-encryption"], "") == "aws:kms"
     ])
     error_message = "The landing policy must deny puts that are not SSE-KMS."
   }
   assert {
     condition = {
-      for s in jsondecode(aws_s3_bucket_policy.landing.policy).Statement :
+      for s in jsondecode(output.bucket_policies.landing).Statement :
       s.Resource => s.Condition.StringNotEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"]
       if can(s.Condition.StringNotEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"])
       } == {
@@ -79,10 +79,14 @@ run "landing_policy_enforces_tls_kms_and_tenant_keys" {
   }
   assert {
     condition = alltrue([
-      for p in concat([aws_s3_bucket_policy.landing.policy, aws_s3_bucket_policy.access_logs.policy], values(aws_s3_bucket_policy.platform)[*].policy) :
+      for p in values(output.bucket_policies) :
       anytrue([for s in jsondecode(p).Statement : try(s.Condition.Bool["aws:SecureTransport"], "") == "false"])
     ])
     error_message = "Every bucket must be TLS-only."
+  }
+  assert {
+    condition     = length(aws_s3_bucket_policy.landing) == 1 && length(aws_s3_bucket_policy.platform) == 2
+    error_message = "The data bucket policies are attached by default."
   }
 }
 
