@@ -102,7 +102,7 @@ class Intake:
                 report.quarantined.append(quarantine(result, self.landing, self.quarantine_store))
                 continue
             wanted.add(ref)
-            metrics.incr("files.arrived", tags=ref.tags())
+            metrics.for_tenant(ref.tenant_id, ref.dataflow).file_arrived()
         for tenant, dataflow in sorted({(r.tenant_id, r.dataflow) for r in wanted}):
             self._evaluate_listing(self.landing.list(f"{tenant}/{dataflow}/"), report, only=wanted, recover=False)
         return report
@@ -158,8 +158,7 @@ class Intake:
         outcome.snapshot = snap
         if snap.created:
             outcome.state, outcome.emit = "snapshotted", True
-            metrics.incr("batches.completed", tags=batch.tags())
-            metrics.incr("snapshot.bytes", snap.manifest["total_bytes"], tags=batch.tags())
+            metrics.for_tenant(batch.tenant_id, batch.dataflow).batch_completed(snap.manifest["total_bytes"])
             log.info(
                 "batch %s complete: snapshot %s (%d files, %d rows)",
                 batch.partition_key,
@@ -263,6 +262,5 @@ class Intake:
                 f"late: {missing} still missing {self.now() - first} after the first file "
                 f"(deadline {contract.deadline})"
             )
-            metrics.gauge("batch.late", 1, tags={**files.batch.tags(), "batch": files.batch.batch_id})
             log.warning("batch %s is %s", files.batch.partition_key, outcome.detail)
         return outcome

@@ -55,14 +55,8 @@ def quarantine(rejection: Rejection, landing: Storage, store: Storage) -> str:
         return dest
     store.write_bytes(f"{dest}.reason.json", json.dumps(record, indent=2).encode())
     landing.delete(rejection.key)
-    metrics.incr(
-        "files.quarantined",
-        tags={
-            "tenant": rejection.tenant_id or UNKNOWN_TENANT_FOLDER,
-            "dataflow": rejection.dataflow or "unknown",
-            "reason": rejection.reason.value,
-        },
-    )
+    tenant_metrics = metrics.for_tenant(rejection.tenant_id or UNKNOWN_TENANT_FOLDER, rejection.dataflow or "unknown")
+    tenant_metrics.file_quarantined(rejection.reason.value)
     log.warning(
         "quarantined %r -> %s: %s (%s). Tell the tenant; a corrected upload will complete the batch.",
         rejection.key,

@@ -90,6 +90,12 @@ def reconcile(outlet_events: Any, owner: str) -> dict[str, Any]:
     report = _intake(settings, registry, owner).sweep(sorted(registry.tenants))
     _emit(report, registry, outlet_events)
     late = [o.batch.partition_key for o in report.outcomes if o.state == "late"]
+    pairs = {(o.batch.tenant_id, o.batch.dataflow) for o in report.outcomes}
+    for tenant_id, dataflow in sorted(pairs):
+        count = sum(
+            o.state == "late" for o in report.outcomes if (o.batch.tenant_id, o.batch.dataflow) == (tenant_id, dataflow)
+        )
+        metrics.for_tenant(tenant_id, dataflow).late_batches(count)
     return _summary(report, late=late)
 
 
@@ -104,10 +110,9 @@ def claim(
     plan = plan_run(partition_key, dataflow, registry, open_storage(settings.raw_url), run_id, dag_id)
     if plan.duplicate_of:
         raise AirflowSkipException(f"batch {partition_key} is already handled by run {plan.duplicate_of}")
-    last = plan.manifest.get("last_arrival")
-    if last and run_start:
-        latency = (run_start - datetime.fromisoformat(last)).total_seconds()
-        metrics.timing("event_to_run.latency", latency, tags=plan.batch.tags())
+    if run_start:
+        tenant_metrics = metrics.for_tenant(plan.batch.tenant_id, dataflow)
+        tenant_metrics.run_started_after(plan.manifest.get("last_arrival"), run_start)
     return plan.as_xcom()
 
 
@@ -134,8 +139,9 @@ def publish(xcom: dict[str, Any], rows: dict[str, int], run_id: str, dag_id: str
     settings = load_settings()
     batch = BatchRef(xcom["tenant_id"], xcom["dataflow"], xcom["batch_id"])
     done = record_done(open_storage(settings.raw_url), batch, run_id, dag_id, "success", rows)
-    metrics.incr("batches.processed", tags=batch.tags())
-    metrics.gauge("freshness.seconds", 0, tags=batch.tags())
+    tenant_metrics = metrics.for_tenant(batch.tenant_id, batch.dataflow)
+    tenant_metrics.batch_processed(success=True)
+    tenant_metrics.freshness(0)
     return done
 
 
@@ -150,4 +156,4 @@ def record_failure(dataflow: str, partition_key: str | None, run_id: str, dag_id
     if read_claim(raw, batch) is None:
         return  # a forged or unknown key: nothing of ours to mark
     record_done(raw, batch, run_id, dag_id, "failed", {})
-    metrics.incr("batches.failed", tags=batch.tags())
+    metrics.for_tenant(batch.tenant_id, batch.dataflow).batch_processed(success=False)

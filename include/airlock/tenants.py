@@ -33,6 +33,8 @@ Column = Annotated[str, Field(pattern=COLUMN)]
 
 DEFAULT_KEY_PATTERN = r"^(?P<batch_id>[^/]+)/(?P<file>[^/]+)$"
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -195,7 +197,8 @@ def _fix_hint(err: Any) -> str:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader where available: about 6x faster, which `airlock status` at 1,000 tenants feels.
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 (a safe loader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path}: not valid YAML ({exc}). Fix: check indentation and quoting.") from None
     if not isinstance(data, dict):

@@ -155,7 +155,10 @@ def test_upload_is_encrypted_with_its_tenant_key_and_notifies_only_its_queue(sta
 
 def _reset_auth(endpoint: str, count: str) -> None:
     """moto's switch for IAM enforcement: "0" enforces from the next request, "inf" turns it off."""
-    req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST")
+    # text/plain: with urllib's default form content type, moto's Flask app would see an empty body.
+    req = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST", headers={"Content-Type": "text/plain"}
+    )
     urllib.request.urlopen(req, timeout=10).close()
 
 
