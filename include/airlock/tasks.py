@@ -17,6 +17,8 @@ from airlock.events import parse_trigger_extras
 from airlock.intake import Intake, IntakeReport
 from airlock.landing import BatchRef
 from airlock.metrics import metrics
+from airlock.observability.logs import batch_context
+from airlock.observability.status import emit_status_metrics, status_from_settings
 from airlock.processing import RunPlan, plan_run, record_done
 from airlock.settings import Settings, load_settings
 from airlock.snapshot import read_claim, read_manifest
@@ -90,12 +92,9 @@ def reconcile(outlet_events: Any, owner: str) -> dict[str, Any]:
     report = _intake(settings, registry, owner).sweep(sorted(registry.tenants))
     _emit(report, registry, outlet_events)
     late = [o.batch.partition_key for o in report.outcomes if o.state == "late"]
-    pairs = {(o.batch.tenant_id, o.batch.dataflow) for o in report.outcomes}
-    for tenant_id, dataflow in sorted(pairs):
-        count = sum(
-            o.state == "late" for o in report.outcomes if (o.batch.tenant_id, o.batch.dataflow) == (tenant_id, dataflow)
-        )
-        metrics.for_tenant(tenant_id, dataflow).late_batches(count)
+    # Freshness and late-batch gauges for every tenant x dataflow, so a tenant that stops
+    # delivering shows a growing freshness series rather than "no data".
+    emit_status_metrics(status_from_settings(), metrics)
     return _summary(report, late=late)
 
 
@@ -130,7 +129,10 @@ def load(xcom: dict[str, Any]) -> dict[str, int]:
     settings = load_settings()
     registry = _registry(settings)
     plan = _plan(settings, registry, xcom)
-    with tempfile.TemporaryDirectory(prefix=f"airlock-{plan.batch.tenant_id}-") as workdir:
+    with (
+        batch_context(xcom["tenant_id"], xcom["dataflow"], xcom["batch_id"]),
+        tempfile.TemporaryDirectory(prefix=f"airlock-{plan.batch.tenant_id}-") as workdir,
+    ):
         return load_snapshot(plan, registry, open_storage(settings.raw_url), settings.warehouse_dir, Path(workdir))
 
 

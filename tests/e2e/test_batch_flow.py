@@ -23,6 +23,7 @@ import pytest
 from airlock.demo.runner import DAGS, DemoRun
 from airlock.demo.scenario import DemoFile, build_scenario
 from airlock.devstack.stack import LocalStack
+from airlock.observability.statsd import StatsdListener, tenant_leaks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -31,13 +32,24 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def stack():
+def statsd():
+    """A real UDP listener on 127.0.0.1: the stack's tasks send the kit's metrics to it."""
+    with StatsdListener() as listener:
+        yield listener
+
+
+@pytest.fixture(scope="module")
+def stack(statsd):
     # Under var/ (not a pytest temp dir) so that the Airflow logs outlive a failure for reading;
     # one folder per test process, so that two concurrent test runs never share a stack.
     state = REPO / "var" / "e2e" / f"batch_flow-{os.getpid()}"
     shutil.rmtree(state, ignore_errors=True)
     tenants = ["acme", "globex", "initech"]
-    extra = {"AIRLOCK_WAREHOUSE_DIR": str(state / "warehouse"), "AIRLOCK_RECONCILE_INTERVAL": "10s"}
+    extra = {
+        "AIRLOCK_WAREHOUSE_DIR": str(state / "warehouse"),
+        "AIRLOCK_RECONCILE_INTERVAL": "10s",
+        "AIRLOCK_STATSD_ADDRESS": statsd.address,
+    }
     port = 8700 + os.getpid() % 200
     with LocalStack(state, tenants, port=port, extra_env=extra, wait_dags=DAGS) as started:
         yield started
@@ -87,6 +99,22 @@ def test_every_uploaded_file_is_snapshotted_or_quarantined(demo):
     uploaded = {f.key for r in demo.results.values() for f in r.batch.files}
     assert uploaded == snapshotted | quarantined
     assert not snapshotted & quarantined
+
+
+def test_metrics_reach_statsd_tagged_per_tenant(demo, statsd):
+    got = statsd.wait_for(
+        lambda ds: {"airlock.batches.processed", "airlock.files.quarantined"} <= {d.name for d in ds},
+        timeout=30,
+        prefix="airlock.",
+    )
+    processed = {(d.tag("tenant"), d.tag("dataflow")) for d in got if d.name == "airlock.batches.processed"}
+    assert processed == {(r.batch.batch.tenant_id, r.batch.batch.dataflow) for r in demo.scenario.processed}
+    quarantined = [d for d in got if d.name == "airlock.files.quarantined"]
+    assert {(d.tag("tenant"), d.tag("reason")) for d in quarantined} == {("initech", "wrong_columns")}
+    arrived = {d.tag("tenant") for d in got if d.name == "airlock.files.arrived"}
+    assert arrived == {"acme", "globex", "initech"}
+    registry = {"acme": {"orders", "inventory"}, "globex": {"orders"}, "initech": {"inventory"}}
+    assert tenant_leaks(got, registry) == []
 
 
 def test_lost_message_after_triggerer_crash_is_reconciled(demo, stack):

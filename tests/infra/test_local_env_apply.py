@@ -25,6 +25,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from airlock.infra import TerraformRunner, apply_local, local_runner
+from airlock.isolation import load_isolation_config
 from airlock.settings import load_settings, project_home
 from airlock.tenants import load_registry
 
@@ -111,11 +112,18 @@ def test_ecs_settings_point_at_real_resources(stack: Stack) -> None:
     assert cluster["status"] == "ACTIVE"
     taskdef = ecs.describe_task_definition(taskDefinition=env["AIRLOCK_ECS_TASK_DEFINITION"])["taskDefinition"]
     container = taskdef["containerDefinitions"][0]
-    assert container["name"] == env["AIRLOCK_ECS_CONTAINER_NAME"]
+    assert container["name"] == env["AIRLOCK_ECS_CONTAINER"]
     assert container["logConfiguration"]["options"]["awslogs-group"] == env["AIRLOCK_ECS_LOG_GROUP"]
     subnets = env["AIRLOCK_ECS_SUBNETS"].split(",")
     assert len(ec2.describe_subnets(SubnetIds=subnets)["Subnets"]) == len(subnets)
     ec2.describe_security_groups(GroupIds=env["AIRLOCK_ECS_SECURITY_GROUPS"].split(","))
+    settings = load_settings({**env, "AIRLOCK_HOME": str(project_home()), "AIRLOCK_EXECUTION_TARGET": "aws_ecs"})
+    isolation = load_isolation_config(settings, {**env, "AIRLOCK_EXECUTION_TARGET": "aws_ecs"})
+    assert (isolation.ecs_cluster, isolation.ecs_task_definition) == (cluster["clusterName"], taskdef["family"])
+    assert (
+        isolation.ecs_log_stream_prefix
+        == f"{container['logConfiguration']['options']['awslogs-stream-prefix']}/{container['name']}"
+    )
     for tenant_id in stack.kit["tenants"]:
         arn = env["AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE"].format(tenant=tenant_id)
         assert iam.get_role(RoleName=arn.rsplit("/", 1)[1])["Role"]["Arn"] == arn

@@ -11,6 +11,7 @@ from airlock.cli import build_parser
 from airlock.errors import ConfigError
 from airlock.infra import find_plugin_dir, missing_providers, outputs_to_env, terraform_root
 from airlock.infra.plugins import PLUGIN_DIR_ENV, required_providers
+from airlock.isolation import load_isolation_config
 from airlock.settings import load_settings
 
 KIT = {
@@ -47,6 +48,8 @@ def test_outputs_map_to_the_contract_settings() -> None:
     assert env["AIRLOCK_QUARANTINE_URL"] == "s3://airlock-prod-quarantine"
     assert env["AIRLOCK_QUEUE_URL_TEMPLATE"].format(tenant="acme").endswith("/airlock-prod-acme-landing")
     assert env["AIRLOCK_ECS_SUBNETS"] == "subnet-a,subnet-b"
+    assert env["AIRLOCK_ECS_LOG_STREAM_PREFIX"] == "dbt/dbt"
+    assert env["AIRLOCK_AWS_REGION"] == "eu-west-1"
     assert env["AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE"].format(tenant="acme") == KIT["ecs"]["task_role_arns"]["acme"]
     assert env["AIRLOCK_EXECUTION_TARGET"] == "aws_ecs"
     # Real AWS: no endpoint, so no connection with dummy keys is emitted.
@@ -54,6 +57,13 @@ def test_outputs_map_to_the_contract_settings() -> None:
     settings = load_settings({**env, "AIRLOCK_HOME": "/srv/airlock"})
     assert settings.queue_url("globex") == KIT["queue_url_template"].format(tenant="globex")
     assert settings.execution_target == "aws_ecs"
+    isolation = load_isolation_config(settings, env)  # the ECS operator's own reading of the same env
+    assert (isolation.ecs_cluster, isolation.ecs_task_definition, isolation.ecs_container) == (
+        "airlock-prod-transforms",
+        "airlock-prod-dbt",
+        "dbt",
+    )
+    assert list(isolation.ecs_subnets) == ["subnet-a", "subnet-b"]
 
 
 def test_local_endpoint_becomes_the_aws_connection() -> None:

@@ -18,7 +18,7 @@ from airlock.isolation import ENTRYPOINT_MODULE, heavy_task, load_isolation_conf
 from airlock.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
-CALLABLE = "tests.unit.heavy_sample:score"
+CALLABLE = "tests.dbt.heavy_sample:score"
 ECS_ENV = {
     "AIRLOCK_EXECUTION_TARGET": "aws_ecs",
     "AIRLOCK_ECS_CLUSTER": "airlock-prod",

@@ -76,6 +76,7 @@ def outputs_to_env(
         "AIRLOCK_RAW_URL": kit["raw_url"],
         "AIRLOCK_QUARANTINE_URL": kit["quarantine_url"],
         "AIRLOCK_AWS_CONN_ID": aws_conn_id,
+        "AIRLOCK_AWS_REGION": kit["region"],
     }
     if kit.get("queue_url_template"):
         env["AIRLOCK_QUEUE_URL_TEMPLATE"] = kit["queue_url_template"]
@@ -84,11 +85,12 @@ def outputs_to_env(
             {
                 "AIRLOCK_ECS_CLUSTER": ecs["cluster_name"],
                 "AIRLOCK_ECS_TASK_DEFINITION": ecs["task_definition_family"],
-                "AIRLOCK_ECS_CONTAINER_NAME": ecs["container_name"],
+                "AIRLOCK_ECS_CONTAINER": ecs["container_name"],
                 "AIRLOCK_ECS_SUBNETS": ",".join(ecs["subnet_ids"]),
                 "AIRLOCK_ECS_SECURITY_GROUPS": ",".join(ecs["security_group_ids"]),
                 "AIRLOCK_ECS_LOG_GROUP": ecs["log_group_name"],
-                "AIRLOCK_ECS_LOG_STREAM_PREFIX": ecs["log_stream_prefix"],
+                # The ECS operator wants "<awslogs-stream-prefix>/<container>" to find a task's stream.
+                "AIRLOCK_ECS_LOG_STREAM_PREFIX": f"{ecs['log_stream_prefix']}/{ecs['container_name']}",
             }
         )
         if ecs.get("task_role_arn_template"):

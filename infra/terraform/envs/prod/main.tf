@@ -92,7 +92,9 @@ module "mwaa" {
       execution_target           = "aws_ecs"
       ecs_cluster                = module.ecs.cluster_name
       ecs_task_definition        = module.ecs.task_definition_family
-      ecs_container_name         = module.ecs.container_name
+      ecs_container              = module.ecs.container_name
+      ecs_log_stream_prefix      = "${module.ecs.log_stream_prefix}/${module.ecs.container_name}"
+      aws_region                 = var.region
       ecs_subnets                = join(",", module.ecs.subnet_ids)
       ecs_security_groups        = join(",", module.ecs.security_group_ids)
       ecs_log_group              = module.ecs.log_group_name
