@@ -61,6 +61,7 @@ class IsolationConfig:
     ecs_assign_public_ip: bool = False
     ecs_log_group: str = ""
     ecs_log_stream_prefix: str = "airlock/airlock"
+    ecs_task_role_arn_template: str = ""
     aws_region: str | None = None
     aws_conn_id: str = "aws_default"
     # Sizes of one heavy step (Kubernetes quantities; ECS gets the equivalent CPU units / MiB).
@@ -110,6 +111,8 @@ def load_isolation_config(settings: Settings, environ: Mapping[str, str] | None 
         ecs_assign_public_ip=env.get("AIRLOCK_ECS_ASSIGN_PUBLIC_IP", "false").lower() == "true",
         ecs_log_group=env.get("AIRLOCK_ECS_LOG_GROUP", f"/airlock/{settings.env}/transform"),
         ecs_log_stream_prefix=env.get("AIRLOCK_ECS_LOG_STREAM_PREFIX", "airlock/airlock"),
+        # The task definition has no task role: each run assumes its tenant's processing role, or none.
+        ecs_task_role_arn_template=env.get("AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE", ""),
         aws_region=env.get("AIRLOCK_AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         aws_conn_id=settings.aws_conn_id,
         cpu=env.get("AIRLOCK_HEAVY_CPU", "1"),
@@ -126,13 +129,15 @@ def load_isolation_config(settings: Settings, environ: Mapping[str, str] | None 
                 ("AIRLOCK_ECS_CLUSTER", config.ecs_cluster),
                 ("AIRLOCK_ECS_TASK_DEFINITION", config.ecs_task_definition),
                 ("AIRLOCK_ECS_SUBNETS", config.ecs_subnets),
+                ("AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE", "{tenant}" in config.ecs_task_role_arn_template),
             )
             if not value
         ]
         if missing:
             raise ConfigError(
                 f"AIRLOCK_EXECUTION_TARGET=aws_ecs needs {', '.join(missing)}: take them from the ecs "
-                "module's Terraform outputs (cluster_arn, task_definition_family, private_subnet_ids)."
+                "module's Terraform outputs (cluster_arn, task_definition_family, private_subnet_ids, "
+                "task_role_arn_template with '{tenant}'; `airlock infra output` prints them)."
             )
     config.ecs_memory_mib  # noqa: B018 - validate the quantity at parse time, not when the task runs
     return config
@@ -252,7 +257,8 @@ def heavy_task(
                     "cpu": config.ecs_cpu_units,
                     "memory": config.ecs_memory_mib,
                 }
-            ]
+            ],
+            "taskRoleArn": config.ecs_task_role_arn_template.replace("{tenant}", tenant),
         }
         return EcsRunTaskOperator(
             overrides=overrides,

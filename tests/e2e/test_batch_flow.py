@@ -108,7 +108,7 @@ def test_metrics_reach_statsd_tagged_per_tenant(demo, statsd):
         prefix="airlock.",
     )
     processed = {(d.tag("tenant"), d.tag("dataflow")) for d in got if d.name == "airlock.batches.processed"}
-    assert processed == {(r.batch.batch.tenant_id, r.batch.batch.dataflow) for r in demo.scenario.processed}
+    assert processed == {(b.batch.tenant_id, b.batch.dataflow) for b in demo.scenario.processed}
     quarantined = [d for d in got if d.name == "airlock.files.quarantined"]
     assert {(d.tag("tenant"), d.tag("reason")) for d in quarantined} == {("initech", "wrong_columns")}
     arrived = {d.tag("tenant") for d in got if d.name == "airlock.files.arrived"}

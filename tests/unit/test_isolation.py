@@ -28,6 +28,7 @@ ECS_ENV = {
     "AIRLOCK_ECS_SECURITY_GROUPS": "sg-1,sg-2",
     "AIRLOCK_ECS_LOG_GROUP": "/airlock/prod/transform",
     "AIRLOCK_ECS_LOG_STREAM_PREFIX": "airlock/airlock",
+    "AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE": "arn:aws:iam::123456789012:role/airlock-prod-{tenant}-processing",
     "AIRLOCK_AWS_REGION": "eu-west-1",
     "AIRLOCK_HEAVY_CPU": "2",
     "AIRLOCK_HEAVY_MEMORY": "4Gi",
@@ -95,6 +96,7 @@ def test_ecs_task_runs_the_entrypoint_in_the_tenant_context() -> None:
     }
     assert {"name": "AIRLOCK_TENANT_ID", "value": "globex"} in container["environment"]
     assert (container["cpu"], container["memory"]) == (2048, 4096)
+    assert overrides["taskRoleArn"] == "arn:aws:iam::123456789012:role/airlock-prod-globex-processing"
     assert "acme" not in json.dumps(overrides)
     assert rendered(op, "tags", "globex")["airlock:tenant"] == "globex"
 

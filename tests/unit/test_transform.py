@@ -39,6 +39,7 @@ ECS_ENV = {
     "AIRLOCK_ECS_SUBNETS": "subnet-a,subnet-b",
     "AIRLOCK_ECS_SECURITY_GROUPS": "sg-1",
     "AIRLOCK_ECS_LOG_GROUP": "/airlock/prod/transform",
+    "AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE": "arn:aws:iam::123456789012:role/airlock-prod-{tenant}-processing",
     "AIRLOCK_AWS_REGION": "eu-west-1",
 }
 K8S_ENV = {

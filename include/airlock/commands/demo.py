@@ -20,10 +20,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--state-dir", type=Path, default=None, help="where the stack keeps its state (var/demo)")
     parser.add_argument("--port", type=int, default=8080, help="Airflow API server port (default 8080)")
     parser.add_argument("--seed", type=int, default=20261121, help="shuffle seed of the uploads")
+    parser.add_argument(
+        "--infra",
+        choices=["devstack", "terraform"],
+        default="devstack",
+        help="who creates the buckets and queues on the local endpoint: the dev stack (fast, default) or "
+        "Terraform's infra/terraform/envs/local (the production wiring; adds 2-4 minutes)",
+    )
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from airlock.demo.runner import run_demo
 
-    return run_demo(args.state_dir or project_home() / "var" / "demo", port=args.port, seed=args.seed)
+    state_dir = args.state_dir or project_home() / "var" / "demo"
+    return run_demo(state_dir, port=args.port, seed=args.seed, infra=args.infra)

@@ -206,14 +206,32 @@ class DemoRun:
         return table
 
 
-def run_demo(state_dir: Path, *, port: int = 8080, seed: int = 20261121, log: Callable[[str], None] = print) -> int:
+def run_demo(
+    state_dir: Path,
+    *,
+    port: int = 8080,
+    seed: int = 20261121,
+    infra: str = "devstack",
+    log: Callable[[str], None] = print,
+) -> int:
+    """Run the demo; `infra="terraform"` provisions the local endpoint with Terraform's envs/local."""
     if state_dir.exists():
         shutil.rmtree(state_dir)
     scenario = build_scenario(seed)
     tenants = sorted({b.batch.tenant_id for b in scenario.batches})
     started = time.monotonic()
     extra_env = {"AIRLOCK_WAREHOUSE_DIR": str(state_dir / "warehouse")}
-    with LocalStack(state_dir, tenants, port=port, extra_env=extra_env, wait_dags=DAGS, log=log) as stack:
+    provision = None
+    if infra == "terraform":
+        from airlock.infra import apply_local
+
+        def provision(endpoint_url: str) -> dict[str, str]:
+            log("[demo] provisioning the local endpoint with Terraform (envs/local) ...")
+            return apply_local(endpoint_url, work_dir=state_dir / "terraform", echo=log)
+
+    with LocalStack(
+        state_dir, tenants, port=port, extra_env=extra_env, wait_dags=DAGS, provision=provision, log=log
+    ) as stack:
         log(f"[demo] Airflow is up at {stack.url} ({stack.timings.get('total', 0):.0f}s)")
         demo = DemoRun(stack, scenario, log=log)
         demo.upload()

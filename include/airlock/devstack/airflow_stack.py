@@ -92,6 +92,8 @@ def airflow_environment(
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
         "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+        # Cosmos would otherwise try to reach its telemetry endpoint from every task (no internet here).
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     }
     env.update(_secrets(state_dir))
     return env

@@ -16,7 +16,7 @@ import psutil
 
 from airlock.devstack.airflow_api import AirflowApi
 from airlock.devstack.airflow_stack import AirflowStack
-from airlock.devstack.local_aws import client, port_in_use, start_moto, wire_landing_zone
+from airlock.devstack.local_aws import aws_env, client, port_in_use, start_moto, wire_landing_zone
 from airlock.devstack.processes import ProcessError, StopReport, Supervisor, reap_stale, stack_memory
 
 Landing = Literal["s3", "folder"]
@@ -31,6 +31,10 @@ class LocalStack:
     fails the start with its traceback, unless ``fail_on_import_errors=False``, as for `airlock dev`,
     where the developer wants the stack up to fix the DAG). Leaving the block
     (also by exception, Ctrl-C or SIGTERM) stops everything; `stop_report` then says what stopped.
+
+    ``provision`` replaces the built-in wiring of buckets and queues: it is called with the local
+    endpoint's URL and returns the AIRLOCK_* environment, as `airlock.infra.apply_local` does by
+    applying Terraform's envs/local (`airlock demo --infra terraform`).
 
     Attributes after entry:
         env: the AIRLOCK_* / AWS_* / AIRFLOW_CONN_* environment the DAGs run with (and the caller
@@ -55,6 +59,7 @@ class LocalStack:
         wait_dags: Iterable[str] = (),
         healthy_timeout: float = 180.0,
         fail_on_import_errors: bool = True,
+        provision: Callable[[str], Mapping[str, str]] | None = None,
         log: Callable[[str], None] = print,
     ) -> None:
         if landing not in ("s3", "folder"):
@@ -70,6 +75,7 @@ class LocalStack:
         self.wait_dags = list(wait_dags)
         self.healthy_timeout = healthy_timeout
         self.fail_on_import_errors = fail_on_import_errors
+        self.provision = provision
         self._log = log
 
         self.supervisor = Supervisor(self.state_dir, log=log)
@@ -152,7 +158,10 @@ class LocalStack:
             self._log("[devstack] starting the local AWS endpoint (moto) ...")
             self.endpoint_url = start_moto(self.supervisor)
             t = self._phase("moto", t)
-            self.env = wire_landing_zone(self.endpoint_url, self.env_name, self.tenant_ids)
+            if self.provision is None:
+                self.env = wire_landing_zone(self.endpoint_url, self.env_name, self.tenant_ids)
+            else:  # e.g. Terraform's envs/local (airlock.infra.apply_local): the production wiring
+                self.env = {**aws_env(self.endpoint_url, self.env_name, {}), **self.provision(self.endpoint_url)}
             self.s3 = client("s3", self.endpoint_url)
             self.sqs = client("sqs", self.endpoint_url)
             t = self._phase("wiring", t)
