@@ -6,8 +6,12 @@ PYTHON   ?= python3
 VENV     := .venv
 DBT_VENV := .venv-dbt
 PY       := $(VENV)/bin/python
-# pip on this kind of machine warns about unreachable extra indexes: keep the output readable.
-PIP_QUIET := 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+# pip install, quietly; on failure print pip's output (less the warnings about unreachable extra
+# indexes this kind of machine prints) and fail. Usage: $(call pip_install,<python>,<pip args>)
+define pip_install
+	@log=$$(mktemp); if ! $(1) -m pip install -q $(2) >$$log 2>&1; then \
+		grep -v "is ignored: it is neither a file nor a directory" $$log; rm -f $$log; exit 1; fi; rm -f $$log
+endef
 export PYTHONPATH := $(CURDIR)/include
 export AIRLOCK_HOME := $(CURDIR)
 export AIRLOCK_DBT_EXECUTABLE ?= $(CURDIR)/$(DBT_VENV)/bin/dbt
@@ -20,14 +24,14 @@ help: ## List the targets
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@echo "==> creating $(VENV) (Airflow, providers, Cosmos) from requirements-dev.txt"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q -r requirements-dev.txt $(PIP_QUIET)
-	@$(PY) -m pip install -q --no-deps -e . $(PIP_QUIET)
+	$(call pip_install,$(PY),-r requirements-dev.txt)
+	$(call pip_install,$(PY),--no-deps -e .)
 	@$(PY) -c "import airflow, cosmos, airlock" && touch $@
 
 $(DBT_VENV)/.installed: requirements-dbt.txt
 	@echo "==> creating $(DBT_VENV) (dbt-core, dbt-duckdb, dbt-postgres) from requirements-dbt.txt"
 	@test -x $(DBT_VENV)/bin/python || $(PYTHON) -m venv $(DBT_VENV)
-	@$(DBT_VENV)/bin/python -m pip install -q -r requirements-dbt.txt $(PIP_QUIET)
+	$(call pip_install,$(DBT_VENV)/bin/python,-r requirements-dbt.txt)
 	@$(DBT_VENV)/bin/dbt --version >/dev/null && touch $@
 
 venv: $(VENV)/.installed $(DBT_VENV)/.installed ## Create both virtualenvs (Airflow's and dbt's own)

