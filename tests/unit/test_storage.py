@@ -66,3 +66,26 @@ def test_open_storage_urls(tmp_path):
     for bad in ("s3://", "gs://bucket/x"):
         with pytest.raises(StorageError, match="Fix"):
             open_storage(bad)
+
+
+def test_writes_into_an_object_lock_bucket(monkeypatch):
+    """The raw bucket has Object Lock (GOVERNANCE): S3 refuses writes without a checksum there."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="airlock-landing")
+        client.create_bucket(Bucket="airlock-raw", ObjectLockEnabledForBucket=True)
+        client.put_object_lock_configuration(
+            Bucket="airlock-raw",
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 365}},
+            },
+        )
+        landing, raw = S3Storage("airlock-landing", client=client), S3Storage("airlock-raw", client=client)
+        landing.write_bytes("a/b/1/f.csv", b"x,y\n")
+        raw.copy_from(landing, "a/b/1/f.csv", "a/b/1/ts/f.csv")
+        assert raw.write_bytes("a/b/1/_MANIFEST.json", b"{}", if_absent=True)
+        assert not raw.write_bytes("a/b/1/_MANIFEST.json", b"{}", if_absent=True)
+        assert raw.read_bytes("a/b/1/ts/f.csv") == b"x,y\n"
