@@ -6,6 +6,7 @@ FROM astrocrpublic.azurecr.io/runtime:3.3-7
 
 # `import airlock` resolves from include/; AIRLOCK_HOME anchors include/<registries> and dbt_project/.
 ENV PYTHONPATH=/usr/local/airflow/include \
+    AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     AIRLOCK_HOME=/usr/local/airflow \
     AIRLOCK_DBT_VENV=/usr/local/airflow/dbt_venv \
     AIRLOCK_DBT_EXECUTABLE=/usr/local/airflow/dbt_venv/bin/dbt

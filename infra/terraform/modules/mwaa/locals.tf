@@ -17,6 +17,8 @@ locals {
       "metrics.metrics_use_pattern_match" = "true"
       "metrics.metrics_allow_list"        = "airlock,scheduler,triggerer,dagrun,ti,asset"
       "airlock.watcher_waiter_delay"      = "1"
+      # Cosmos would try to reach its telemetry endpoint from every task.
+      "cosmos.enable_telemetry" = "False"
     },
     { for k, v in var.kit_settings : "airlock.${k}" => v },
   )

@@ -276,7 +276,13 @@ resource "aws_mwaa_environment" "this" {
   dag_s3_path            = "dags/"
   requirements_s3_path   = var.requirements_s3_path
   startup_script_s3_path = var.startup_script_s3_path
-  webserver_access_mode  = "PRIVATE_ONLY"
+  plugins_s3_path        = var.plugins_s3_path
+  # Pinning versions makes an environment update reproducible; deploy.yml passes the versions
+  # `airlock deploy mwaa` printed, so Terraform and the deploy agree on what runs.
+  requirements_s3_object_version   = var.source_object_versions.requirements
+  startup_script_s3_object_version = var.source_object_versions.startup_script
+  plugins_s3_object_version        = var.source_object_versions.plugins
+  webserver_access_mode            = "PRIVATE_ONLY"
 
   airflow_configuration_options = merge(local.kit_options, var.airflow_configuration_options)
 

@@ -95,6 +95,22 @@ variable "startup_script_s3_path" {
   default     = "startup.sh"
 }
 
+variable "plugins_s3_path" {
+  description = "Key of plugins.zip in the source bucket (airlock package mwaa builds it when plugins/ has files), or null."
+  type        = string
+  default     = "plugins.zip"
+}
+
+variable "source_object_versions" {
+  description = "S3 object versions printed by `airlock deploy mwaa` (keys: requirements, startup_script, plugins); null means latest."
+  type = object({
+    requirements   = optional(string)
+    startup_script = optional(string)
+    plugins        = optional(string)
+  })
+  default = {}
+}
+
 variable "bucket_arns" {
   description = "landing_zone bucket ARNs: landing (read), raw and quarantine (read/write)."
   type = object({
