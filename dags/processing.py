@@ -11,9 +11,11 @@ from airlock.assets import snapshot_asset
 from airlock.dag_defaults import TAGS, default_args
 from airlock.settings import load_settings
 from airlock.tenants import load_dataflows
-from airlock.transform import dbt_task_group
+from airlock.transform import dbt_task_group, load_dbt_runtime
+from airlock.warehouse import writer_pool
 
 settings = load_settings()
+warehouse_pool = writer_pool(load_dbt_runtime(settings).target) or "default_pool"
 
 for flow in load_dataflows(settings.dataflows_dir).values():
     with DAG(
@@ -31,7 +33,7 @@ for flow in load_dataflows(settings.dataflows_dir).values():
 
             return tasks.claim(dataflow, dag_run.partition_key, dag_run.run_id, dag.dag_id, dag_run.start_date)
 
-        @task
+        @task(pool=warehouse_pool)
         def load(plan: dict) -> dict:
             from airlock import tasks
 

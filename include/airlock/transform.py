@@ -30,6 +30,7 @@ from airlock.isolation import (
     pod_kwargs,
     run_payload,
 )
+from airlock.warehouse import writer_pool
 
 if TYPE_CHECKING:
     from cosmos.dbt.graph import DbtNode
@@ -204,6 +205,8 @@ def _operator_args(settings: Settings, runtime: DbtRuntime, claim_task_id: str) 
         "retries": runtime.retries,
         "retry_delay": runtime.retry_delay,
     }
+    if pool := writer_pool(runtime.target):
+        args["pool"] = pool
     if runtime.mode == "virtualenv":
         args["py_requirements"] = list(DBT_REQUIREMENTS)
         args["py_system_site_packages"] = False

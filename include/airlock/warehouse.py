@@ -21,7 +21,16 @@ from airlock.tenants import Registry
 log = logging.getLogger(__name__)
 
 LOCK_WAIT_SECONDS = 120.0
+DUCKDB_POOL = "airlock_duckdb"
+"""One slot: on the local DuckDB target, every task that writes a warehouse file (load, dbt) takes
+turns. Without it, a run's independent models start together on the same tenant file and spend
+their time in dbt-duckdb's 2**n s connect back-off. Production warehouses do not use the pool."""
 META_COLUMNS = ("_batch_id", "_snapshot_ts", "_source_file", "_loaded_at")
+
+
+def writer_pool(dbt_target: str) -> str | None:
+    """The pool DuckDB writers take turns in, or None for a warehouse with concurrent writers."""
+    return DUCKDB_POOL if dbt_target == "local" else None
 
 
 def warehouse_path(warehouse_dir: Path, tenant_id: str) -> Path:

@@ -38,7 +38,7 @@ PROBE = textwrap.dedent(
     for dag_id, dag in bag.dags.items():
         dags[dag_id] = {
             "tags": sorted(dag.tags),
-            "tasks": {t.task_id: {"retries": t.retries, "type": type(t).__name__} for t in dag.tasks},
+            "tasks": {t.task_id: {"retries": t.retries, "type": type(t).__name__, "pool": t.pool} for t in dag.tasks},
             "timetable": type(dag.timetable).__name__,
         }
     print(json.dumps({"errors": bag.import_errors, "dags": dags, "attempts": attempts}))
@@ -80,6 +80,8 @@ def test_expected_dags_one_per_dataflow(parsed):
         dag = parsed["dags"][f"process_{dataflow}"]
         assert dag["timetable"] == "PartitionedAssetTimetable"
         assert any(t.startswith("dbt.") for t in dag["tasks"]), "the dbt models are rendered as tasks by Cosmos"
+        writers = {t: v["pool"] for t, v in dag["tasks"].items() if t == "load" or t.startswith("dbt.")}
+        assert set(writers.values()) == {"airlock_duckdb"}, "DuckDB writers take turns on the local target"
 
 
 def test_every_dag_tagged_and_every_task_retries(parsed):

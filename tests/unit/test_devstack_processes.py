@@ -186,3 +186,26 @@ def test_a_process_can_have_its_own_shorter_escalation(tmp_path: Path) -> None:
         report = sup.stop()
     assert report.signals == {"deaf": "SIGKILL"}
     assert report.seconds < 3
+
+
+# Like dbt under Cosmos: started in a session of its own, then orphaned when its parent dies.
+ESCAPER = textwrap.dedent(
+    """
+    import subprocess, sys, time
+    ignore = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+    child = subprocess.Popen([sys.executable, "-c", ignore], start_new_session=True)
+    print(child.pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_a_descendant_in_its_own_session_is_stopped_too(tmp_path: Path) -> None:
+    with Supervisor(tmp_path, log=None) as sup:
+        proc = sup.start("escaper", [sys.executable, "-c", ESCAPER])
+        escaped = int(_wait_for_line(proc.log_path))
+        os.kill(proc.pid, signal.SIGKILL)  # the parent dies first: the child reparents to init
+        time.sleep(0.3)
+        report = sup.stop(escalation=FAST)
+    assert report.survivors == []
+    assert _alive([escaped]) == []

@@ -20,6 +20,7 @@ from airlock.devstack.airflow_api import AirflowApi, AirflowApiError
 from airlock.devstack.local_aws import free_port, port_in_use
 from airlock.devstack.processes import ProcessError, Supervisor, python, tail
 from airlock.settings import project_home
+from airlock.warehouse import DUCKDB_POOL
 
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 API_SERVER_ESCALATION = ((signal.SIGINT, 2.0), (signal.SIGTERM, 4.0), (signal.SIGKILL, 5.0))
@@ -152,6 +153,15 @@ class AirflowStack:
                 stdin=subprocess.DEVNULL,
                 timeout=300,
             )
+            if code == 0:  # the local DuckDB warehouse's writers take turns (airlock.warehouse.DUCKDB_POOL)
+                code = subprocess.call(
+                    [python(), "-m", "airflow", "pools", "set", DUCKDB_POOL, "1", "DuckDB: one writer per file"],
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    timeout=120,
+                )
         if code != 0:
             raise ProcessError(f"airflow db migrate failed (exit {code}):\n{tail(log_path)}")
         return time.monotonic() - started

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from airlock.errors import AirlockError
 PIDFILE = "pids.json"
 """Written under the state dir at every start, so that a crashed run's processes can be reaped."""
 
+STACK_ID_VAR = "AIRLOCK_STACK_ID"
 ESCALATION: tuple[tuple[signal.Signals, float], ...] = (
     (signal.SIGINT, 10.0),  # Airflow components shut down cleanly (and stop their workers) on SIGINT
     (signal.SIGTERM, 5.0),
@@ -224,6 +226,10 @@ class Supervisor:
         self._log = log or (lambda _msg: None)
         self._previous_handlers: dict[int, Any] = {}
         self._stopped = False
+        # Every process of the stack, and everything they start, inherits this in its environment:
+        # the last sweep of a stop finds by it what escaped both the tree and the session (dbt,
+        # started by Cosmos in a session of its own, reparents to init when its task process dies).
+        self.stack_id = uuid.uuid4().hex
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def __enter__(self) -> Supervisor:
@@ -296,7 +302,7 @@ class Supervisor:
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
-                    env=dict(env) if env is not None else None,
+                    env={**(os.environ if env is None else env), STACK_ID_VAR: self.stack_id},
                     cwd=cwd,
                     start_new_session=True,
                 )
@@ -374,11 +380,30 @@ class Supervisor:
             report.stopped.update(part.stopped)
             report.signals.update(part.signals)
             report.survivors += part.survivors
+        if escaped := _marked(self.stack_id):
+            self._log(
+                f"  stopping {len(escaped)} process(es) that left the stack's sessions: {[_name(p) for p in escaped]}"
+            )
+            part = terminate_trees({"escaped": escaped}, escalation=escalation, log=self._log)
+            report.stopped.update(part.stopped)
+            report.survivors += part.survivors
         report.seconds = time.monotonic() - started
         self._stopped = True
         if not report.survivors:
             (self.state_dir / PIDFILE).unlink(missing_ok=True)
         return report
+
+
+def _marked(stack_id: str) -> list[psutil.Process]:
+    """Live processes whose environment carries this stack's id."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(STACK_ID_VAR) == stack_id:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
 
 
 @contextlib.contextmanager
