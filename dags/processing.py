@@ -23,7 +23,7 @@ for flow in load_dataflows(settings.dataflows_dir).values():
         schedule=PartitionedAssetTimetable(assets=snapshot_asset(flow)),
         default_args=default_args(),
         tags=[*TAGS, "processing", flow.dataflow],
-        max_active_runs=4,
+        max_active_runs=settings.processing_max_active_runs,
         doc_md=f"{__doc__}\n\n**{flow.dataflow}**: {flow.description}",
     ):
 

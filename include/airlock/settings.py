@@ -45,6 +45,7 @@ class Settings:
     reconcile_interval: timedelta = timedelta(seconds=30)
     snapshot_grace: timedelta = timedelta(minutes=5)
     execution_target: ExecutionTarget = "local"
+    processing_max_active_runs: int = 4
     statsd_address: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -88,6 +89,7 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
             reconcile_interval=parse_duration(environ.get("AIRLOCK_RECONCILE_INTERVAL", "30s")),
             snapshot_grace=parse_duration(environ.get("AIRLOCK_SNAPSHOT_GRACE", "5m")),
             execution_target=target,  # type: ignore[arg-type]
+            processing_max_active_runs=int(environ.get("AIRLOCK_PROCESSING_MAX_ACTIVE_RUNS", "4")),
             statsd_address=environ.get("AIRLOCK_STATSD_ADDRESS") or None,
         )
     except ValueError as exc:
