@@ -8,7 +8,6 @@ turns into a quarantined file: nothing is silently skipped.
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,9 +46,6 @@ class BatchRef:
     @property
     def raw_prefix(self) -> str:
         return f"{self.tenant_id}/{self.dataflow}/{self.batch_id}/"
-
-    def tags(self) -> dict[str, str]:
-        return {"tenant": self.tenant_id, "dataflow": self.dataflow}
 
 
 @dataclass(frozen=True)
@@ -182,10 +178,3 @@ def group_batches(
         else:
             loose.append(result)
     return batches, loose
-
-
-def tenants_in(objects: Iterable[ObjectInfo]) -> dict[str, list[ObjectInfo]]:
-    by_tenant: dict[str, list[ObjectInfo]] = defaultdict(list)
-    for info in objects:
-        by_tenant[info.key.split("/", 1)[0]].append(info)
-    return by_tenant
