@@ -34,13 +34,19 @@ def machine() -> dict[str, Any]:
     except (OSError, StopIteration):
         cpu = platform.processor()
     try:
-        mem_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                           if line.startswith("MemTotal")))
+        mem_kib = int(
+            next(
+                line.split()[1]
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            )
+        )
     except (OSError, StopIteration):
         mem_kib = 0
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=HERE, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE, check=False
+        ).stdout.strip()
     except OSError:
         commit = ""
     return {
@@ -55,8 +61,9 @@ def machine() -> dict[str, Any]:
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in HERE.glob("*.py") if not p.stem.startswith("_") and
-                  "def run(" in p.read_text(encoding="utf-8"))
+    return sorted(
+        p.stem for p in HERE.glob("*.py") if not p.stem.startswith("_") and "def run(" in p.read_text(encoding="utf-8")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

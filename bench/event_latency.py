@@ -61,14 +61,18 @@ def _measure(work: Path, name: str, env: dict[str, str], batches: int) -> dict[s
         deadline = time.monotonic() + 300
         runs: dict[str, dict[str, Any]] = {}
         while time.monotonic() < deadline:
-            runs = {r["partition_key"]: r for r in stack.api.dag_runs("process_inventory", limit=500)
-                    if r.get("partition_key") in uploads and r.get("start_date")}
+            runs = {
+                r["partition_key"]: r
+                for r in stack.api.dag_runs("process_inventory", limit=500)
+                if r.get("partition_key") in uploads and r.get("start_date")
+            }
             if len(runs) == len(uploads):
                 break
             time.sleep(2)
     started = [datetime.fromisoformat(r["start_date"]).timestamp() - uploads[k] for k, r in runs.items()]
-    queued = [datetime.fromisoformat(r["queued_at"]).timestamp() - uploads[k] for k, r in runs.items()
-              if r.get("queued_at")]
+    queued = [
+        datetime.fromisoformat(r["queued_at"]).timestamp() - uploads[k] for k, r in runs.items() if r.get("queued_at")
+    ]
     shutil.rmtree(state, ignore_errors=True)
     return {
         "batches": batches,

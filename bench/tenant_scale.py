@@ -49,8 +49,14 @@ def probe(dags: Path, tenants: Path) -> dict[str, Any]:
     }
     runs = []
     for _ in range(REPEATS):
-        out = subprocess.run([sys.executable, str(ROOT / "bench" / "_parse_probe.py"), str(dags)], env=env,
-                             capture_output=True, text=True, check=True, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "_parse_probe.py"), str(dags)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     if runs[0]["import_errors"]:
         raise RuntimeError(f"import errors while parsing {dags}: {runs[0]['import_errors']}")

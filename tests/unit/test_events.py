@@ -47,9 +47,16 @@ def test_url_encoded_keys_are_decoded(encoded, decoded):
         (json.dumps({"Records": "nope"}), "malformed_record"),
         (json.dumps({"Records": [42]}), "malformed_record"),
         (json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {}}]}), "malformed_record"),
-        (json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"},
-                                                                            "object": {"key": ""}}}]}),
-         "malformed_record"),
+        (
+            json.dumps(
+                {
+                    "Records": [
+                        {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": ""}}}
+                    ]
+                }
+            ),
+            "malformed_record",
+        ),
         (json.dumps({"Records": [{"s3": {}}]}), "malformed_record"),
         (b"\xff\xfe", "undecodable"),
     ],
@@ -69,8 +76,11 @@ def test_removals_are_ignored_not_rejected():
 def test_sns_envelope_and_eventbridge():
     inner = json.dumps({"Records": [record("acme/orders/1/orders.csv")]})
     assert parse_body(json.dumps({"Type": "Notification", "Message": inner})).hints[0].key == "acme/orders/1/orders.csv"
-    bridge = {"source": "aws.s3", "detail-type": "Object Created",
-              "detail": {"bucket": {"name": "b"}, "object": {"key": "acme/orders/1/c.csv"}}}
+    bridge = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": "b"}, "object": {"key": "acme/orders/1/c.csv"}},
+    }
     assert parse_body(json.dumps(bridge)).hints == [ObjectHint("b", "acme/orders/1/c.csv")]
 
 

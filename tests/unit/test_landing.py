@@ -58,8 +58,12 @@ def test_rejections(registry, key, reason, tenant):
 
 
 def test_group_batches_keeps_batch_level_rejections_with_their_batch(registry):
-    keys = ["acme/orders/20261120/orders.csv", "acme/orders/20261120/invoices.csv", "hooli/x/y/z.csv",
-            "acme/orders/20261121/customers.csv"]
+    keys = [
+        "acme/orders/20261120/orders.csv",
+        "acme/orders/20261120/invoices.csv",
+        "hooli/x/y/z.csv",
+        "acme/orders/20261121/customers.csv",
+    ]
     batches, loose = group_batches([info(k) for k in keys], registry)
     first = batches[BatchRef("acme", "orders", "20261120")]
     assert [a.file for a in first.arrivals] == ["orders.csv"]

@@ -33,9 +33,11 @@ ACME = Path(__file__).resolve().parents[2] / "include" / "tenants" / "acme.yaml"
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("format: csv\n        required: true\n        max_bytes: 10MB\n      - table: customers",
-         "format: xls\n        required: true\n        max_bytes: 10MB\n      - table: customers",
-         ["dataflows.orders.files.0.format", "Fix: use one of the values listed"]),
+        (
+            "format: csv\n        required: true\n        max_bytes: 10MB\n      - table: customers",
+            "format: xls\n        required: true\n        max_bytes: 10MB\n      - table: customers",
+            ["dataflows.orders.files.0.format", "Fix: use one of the values listed"],
+        ),
         ("name: Acme Retail\n", "", ["name: Field required", "Fix: add this field"]),
         ("isolation_tier: standard", "isolation_tier: standard\ncolour: red", ["colour", "Fix: remove it"]),
         ("tenant_id: acme", "tenant_id: Acme!", ["tenant_id", "lowercase letters"]),
@@ -63,8 +65,11 @@ def test_mistakes_name_file_field_and_fix(registry_dirs, old, new, expected):
 
 def test_columns_must_cover_the_dataflow(registry_dirs):
     tenants, dataflows = registry_dirs
-    text = (tenants / "globex.yaml").read_text().replace("columns: [customer_id, customer_name, country, segment]",
-                                                       "columns: [customer_id, segment]")
+    text = (
+        (tenants / "globex.yaml")
+        .read_text()
+        .replace("columns: [customer_id, customer_name, country, segment]", "columns: [customer_id, segment]")
+    )
     (tenants / "globex.yaml").write_text(text)
     with pytest.raises(RegistryError, match=r"lacks \['customer_name', 'country'\]"):
         load_registry(tenants, dataflows)
