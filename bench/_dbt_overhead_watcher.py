@@ -33,18 +33,23 @@ def _producer(db: Path, run_id: str) -> dict[str, Any]:
     with sqlite3.connect(db) as conn:
         row = conn.execute(
             "select task_id, state, duration, start_date, end_date from task_instance "
-            "where run_id = ? and task_id like '%producer%'", (run_id,),
+            "where run_id = ? and task_id like '%producer%'",
+            (run_id,),
         ).fetchone()
         last = conn.execute("select max(end_date) from task_instance where run_id = ?", (run_id,)).fetchone()[0]
     if row is None:
         return {}
-    figures: dict[str, Any] = {"task_id": row[0], "state": row[1],
-                               "duration_s": round(row[2], 1) if row[2] is not None else None}
+    figures: dict[str, Any] = {
+        "task_id": row[0],
+        "state": row[1],
+        "duration_s": round(row[2], 1) if row[2] is not None else None,
+    }
     if row[4] and last:
         from datetime import datetime
 
         figures["consumers_after_producer_s"] = round(
-            (datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(row[4]))).total_seconds(), 1)
+            (datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(row[4]))).total_seconds(), 1
+        )
     return figures
 
 
@@ -60,8 +65,9 @@ def _problem_tasks(db: Path, run_id: str, limit: int = 8) -> list[dict[str, Any]
     return [{"task_id": t, "state": s, "try_number": n} for t, s, n in rows]
 
 
-def _log_lines(root: Path, needles: tuple[str, ...] = ("ERROR", "Error", "Traceback", "Exception", "deadlock"),
-               limit: int = 25) -> list[str]:
+def _log_lines(
+    root: Path, needles: tuple[str, ...] = ("ERROR", "Error", "Traceback", "Exception", "deadlock"), limit: int = 25
+) -> list[str]:
     """The last error-looking lines of every log under `root` (component and task logs)."""
     found: list[str] = []
     if not root.exists():
@@ -109,8 +115,14 @@ def measure(
     started_stack = time.perf_counter()
     try:
         with LocalStack(
-            state, ["bench"], port=free_port(), landing="folder", dags_folder=dags, extra_env=extra,
-            wait_dags=[DAG_ID], log=messages.append,
+            state,
+            ["bench"],
+            port=free_port(),
+            landing="folder",
+            dags_folder=dags,
+            extra_env=extra,
+            wait_dags=[DAG_ID],
+            log=messages.append,
         ) as stack:
             figures["stack_start_s"] = round(time.perf_counter() - started_stack, 1)
             db = state / "airflow" / "airflow.db"

@@ -162,17 +162,22 @@ def run() -> dict[str, Any]:
             figures["airflow_watcher_overhead_x"] = round(watcher["wall_s"] / plain_s, 2)
         if os.environ.get("AIRLOCK_BENCH_WHATIF", "1") != "0":
             # Not what the kit does today: the same run with the consumers outside the 1-slot DuckDB pool.
-            whatif = measure(work, project, work / "dags", _dbt_executable(), WATCHER_TIMEOUT_S,
-                             name="watcher-unpooled", extra={"AIRLOCK_BENCH_UNPOOLED_CONSUMERS": "1"})
+            whatif = measure(
+                work,
+                project,
+                work / "dags",
+                _dbt_executable(),
+                WATCHER_TIMEOUT_S,
+                name="watcher-unpooled",
+                extra={"AIRLOCK_BENCH_UNPOOLED_CONSUMERS": "1"},
+            )
             figures["whatif_watcher_consumers_unpooled"] = whatif
             if whatif.get("succeeded"):
                 figures["whatif_watcher_consumers_unpooled_overhead_x"] = round(whatif["wall_s"] / plain_s, 2)
         if os.environ.get("AIRLOCK_BENCH_LOCAL", "1") != "0":
             local = _dags_test(env, work / "local.log", expected_tasks=N_MODELS + 1)
             figures["airflow_local_build"] = local
-            figures["airflow_local_overhead_x"] = round(
-                local.get("extrapolated_wall_s", local["wall_s"]) / plain_s, 1
-            )
+            figures["airflow_local_overhead_x"] = round(local.get("extrapolated_wall_s", local["wall_s"]) / plain_s, 1)
             figures["airflow_local_s_per_task"] = round(local["wall_s"] / max(1, local["tasks_done"]), 2)
         else:
             figures["airflow_local_build"] = "skipped (AIRLOCK_BENCH_LOCAL=0)"
@@ -201,8 +206,10 @@ def _verdict(figures: dict[str, Any], plain_s: float) -> dict[str, Any]:
             f"(watcher: {watcher.get('run_state') or watcher.get('error', 'not complete')})",
         }
     ratio = wall / plain_s
-    why = "" if watcher.get("succeeded") else (
-        f"; watcher did not succeed ({watcher.get('run_state') or watcher.get('error', '?')[:80]})"
+    why = (
+        ""
+        if watcher.get("succeeded")
+        else (f"; watcher did not succeed ({watcher.get('run_state') or watcher.get('error', '?')[:80]})")
     )
     return {
         "recommended_mode": mode,
