@@ -23,6 +23,7 @@ from airlock.demo.scenario import DemoBatch, DemoFile, Scenario, build_scenario
 from airlock.devstack.stack import LocalStack
 from airlock.errors import AirlockError
 from airlock.snapshot import DONE_MARKER, MANIFEST, SNAPSHOT_MARKER
+from airlock.storage import S3Storage, read_json
 from airlock.tables import format_table
 
 DAGS = ["airlock_router", "airlock_reconcile", "process_orders", "process_inventory"]
@@ -150,10 +151,7 @@ class DemoRun:
         return "; ".join(notes)
 
     def _read(self, bucket: str, key: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.stack.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except self.stack.s3.exceptions.NoSuchKey:
-            return None
+        return read_json(S3Storage(bucket, client=self.stack.s3), key)
 
     def collect(self) -> None:
         for result in self.results.values():
