@@ -31,6 +31,7 @@ from airlock.isolation import (
     run_payload,
 )
 from airlock.warehouse import writer_pool
+from airlock.watcher_consumers import adapt_watcher_group
 
 if TYPE_CHECKING:
     from cosmos.dbt.graph import DbtNode
@@ -308,7 +309,8 @@ def dbt_task_group(
         dbt_project_path=None if load_method == LoadMode.DBT_MANIFEST else runtime.project_dir,
         select=[f"tag:{dataflow.dbt_tag}"],
         exclude=["tag:samples"],
-        # WATCHER's producer already runs one `dbt build` (tests included) and has no per-node build operator.
+        # One task per model, its tests included. WATCHER has no per-node build operator: NONE renders no
+        # test tasks and airlock.watcher_consumers makes each model's task stand for its tests.
         test_behavior=TestBehavior.NONE if runtime.mode == "watcher" else TestBehavior.BUILD,
         emit_datasets=False,
         invocation_mode=InvocationMode.SUBPROCESS,  # dbt is not importable here: it has its own venv
@@ -321,7 +323,7 @@ def dbt_task_group(
     # for hook lineage (about 0.2 s CPU, more wall, per fresh parse process). The manifest is a local
     # file: read it as one.
     project_config.manifest_path = manifest
-    return DbtTaskGroup(
+    group = DbtTaskGroup(
         group_id=group_id,
         project_config=project_config,
         profile_config=ProfileConfig(
@@ -338,3 +340,6 @@ def dbt_task_group(
         render_config=render_config,
         operator_args=_operator_args(settings, runtime, claim_task_id),
     )
+    if runtime.mode == "watcher":
+        adapt_watcher_group(group.iter_tasks())
+    return group
