@@ -31,7 +31,7 @@ from airlock.isolation import (
     run_payload,
 )
 from airlock.warehouse import writer_pool
-from airlock.watcher_consumers import adapt_watcher_group
+from airlock.watcher_consumers import POKE_INTERVAL_S, adapt_watcher_group
 
 if TYPE_CHECKING:
     from cosmos.dbt.graph import DbtNode
@@ -79,6 +79,7 @@ class DbtRuntime:
     manifest_check: Literal["mtime", "exists"]
     retries: int = 2
     retry_delay: timedelta = timedelta(seconds=30)
+    watcher_poke_interval: float = POKE_INTERVAL_S
 
     @property
     def manifest_path(self) -> Path:
@@ -122,6 +123,7 @@ def load_dbt_runtime(settings: Settings, environ: Mapping[str, str] | None = Non
         container_project_dir=env.get("AIRLOCK_CONTAINER_DBT_PROJECT_DIR", "/usr/local/airflow/dbt_project"),
         manifest_check=check,  # type: ignore[arg-type]
         retries=int(env.get("AIRLOCK_DBT_RETRIES", "2")),
+        watcher_poke_interval=float(env.get("AIRLOCK_DBT_WATCHER_POKE_INTERVAL", POKE_INTERVAL_S)),
     )
 
 
@@ -341,5 +343,5 @@ def dbt_task_group(
         operator_args=_operator_args(settings, runtime, claim_task_id),
     )
     if runtime.mode == "watcher":
-        adapt_watcher_group(group.iter_tasks())
+        adapt_watcher_group(group.iter_tasks(), poke_interval=runtime.watcher_poke_interval)
     return group
