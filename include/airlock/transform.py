@@ -96,9 +96,13 @@ def load_dbt_runtime(settings: Settings, environ: Mapping[str, str] | None = Non
     AIRLOCK_DBT_MODE (local | watcher | virtualenv) picks the fast mode for ordinary models;
     settings.execution_target picks the isolated mode for `heavy` models: KUBERNETES on Astro, AWS_ECS on
     MWAA, none locally (they run like the rest, in dbt's own venv).
+
+    Default: watcher where no model needs isolating (one `dbt build` per run, model tasks in the triggerer:
+    bench/results/dbt_overhead.json), local on kubernetes/aws_ecs (watcher cannot hand one model to a pod).
     """
     env = os.environ if environ is None else environ
-    mode = env.get("AIRLOCK_DBT_MODE", "local")
+    isolated = {"kubernetes": ExecutionMode.KUBERNETES, "aws_ecs": ExecutionMode.AWS_ECS}.get(settings.execution_target)
+    mode = env.get("AIRLOCK_DBT_MODE") or ("local" if isolated is not None else "watcher")
     if mode not in _DBT_MODES:
         raise ConfigError(f"AIRLOCK_DBT_MODE={mode!r}: use one of {', '.join(_DBT_MODES)}.")
     check = env.get("AIRLOCK_DBT_MANIFEST_CHECK", "mtime")
@@ -106,7 +110,6 @@ def load_dbt_runtime(settings: Settings, environ: Mapping[str, str] | None = Non
         raise ConfigError(f"AIRLOCK_DBT_MANIFEST_CHECK={check!r}: use mtime (default) or exists.")
     project_dir = Path(env.get("AIRLOCK_DBT_PROJECT_DIR") or settings.home / "dbt_project")
     default_dbt = settings.home / ".venv-dbt" / "bin" / "dbt"
-    isolated = {"kubernetes": ExecutionMode.KUBERNETES, "aws_ecs": ExecutionMode.AWS_ECS}.get(settings.execution_target)
     if isolated is not None and mode == "watcher":
         # The watcher's producer runs one `dbt build` for the whole selection: it cannot hand single
         # models to a pod, so heavy models would silently run in the worker. Refuse instead.

@@ -47,6 +47,9 @@ from cosmos.operators.watcher import DbtProducerWatcherOperator
 POKE_INTERVAL_S = 1.0
 """How often a waiting consumer re-reads the producer's XCom (Cosmos's default is 10 s per model)."""
 
+MESSAGE_WAIT_S = 60.0
+"""How long a model whose tests failed waits for dbt's messages before failing without them."""
+
 RESUME_ON_WORKER = "airlock_resume_on_worker"
 """Payload key of an event that hands the task to a worker, whose `execute()` decides as Cosmos does."""
 
@@ -122,12 +125,31 @@ class TriggererConsumerTrigger(WatcherTrigger):
             await asyncio.sleep(self.poke_interval)
         if status != DbtTestStatus.FAIL:
             return False
-        for test in self.tests:  # dbt reports a message (as an error event) for the tests that did not pass
-            event = await self.get_xcom_val(get_dbt_event_xcom_key(test))
-            if isinstance(event, dict) and event.get("msg"):
-                self.log.error("dbt %s failed: %s", test, event["msg"])
+        messages = await self._test_messages()
+        for test, message in messages.items():
+            self.log.error("dbt %s failed: %s", test, message)
+        if not messages:
+            self.log.error("dbt gave no message for the failed tests yet: see task %s's log.", self.producer_task_id)
         self.log.error("dbt tests of %s failed: see dbt's messages above.", self.model_unique_id)
         return True
+
+    async def _test_messages(self) -> dict[str, str]:
+        """dbt's messages for this model's failed tests (`Got 1 result, configured to fail if != 0`).
+
+        dbt may report them only in its end-of-run summary, after the aggregated status: wait for them
+        until the producer has ended, at most MESSAGE_WAIT_S.
+        """
+        deadline = asyncio.get_running_loop().time() + MESSAGE_WAIT_S
+        while True:
+            producer_done = await self._get_producer_task_status() in PRODUCER_FINAL_STATES
+            messages = {}
+            for test in self.tests:
+                event = await self.get_xcom_val(get_dbt_event_xcom_key(test))
+                if isinstance(event, dict) and event.get("msg"):
+                    messages[test] = str(event["msg"])
+            if messages or producer_done or asyncio.get_running_loop().time() > deadline:
+                return messages
+            await asyncio.sleep(self.poke_interval)
 
     async def _log_dbt_result(self, unique_id: str, status: str) -> None:
         """dbt's result for the model (status, timing, message if any), into the task log.

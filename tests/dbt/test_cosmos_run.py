@@ -1,7 +1,8 @@
 """Real Airflow runs of the dbt task group: two tenants at once, one of them failing a dbt test.
 
 Each run is an `airflow dags test` process with its own AIRFLOW_HOME (SQLite allows one writer), on a
-throwaway DAG shaped like the lead's processing DAG: claim >> dbt task group.
+throwaway DAG shaped like the lead's processing DAG: claim >> dbt task group, in LOCAL mode (one `dbt build`
+per model task; the default WATCHER mode needs a triggerer: tests/dbt/test_watcher_run.py).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def airflow_env(home: Path, dags: Path, warehouse: Path, tenant: str) -> dict[st
         "AIRLOCK_HOME": str(REPO),
         "AIRLOCK_WAREHOUSE_DIR": str(warehouse),
         "T_TENANT": tenant,
+        "AIRLOCK_DBT_MODE": "local",
     }
 
 

@@ -38,7 +38,7 @@ def render(project: Path) -> DAG:
 def test_new_model_shows_up_as_a_task_after_make_manifest(project_copy: Path) -> None:
     (project_copy / "target").mkdir()
     shutil.copy(PROJECT / "target" / "manifest.json", project_copy / "target" / "manifest.json")
-    assert "dbt.fct_order_margin_model_build" not in render(project_copy).task_dict
+    assert "dbt.fct_order_margin_run" not in render(project_copy).task_dict
 
     model = project_copy / "models" / "marts" / "orders" / "fct_order_margin.sql"
     model.write_text(NEW_MODEL)
@@ -55,6 +55,7 @@ def test_new_model_shows_up_as_a_task_after_make_manifest(project_copy: Path) ->
     )
     assert result.returncode == 0, result.stdout + result.stderr
     dag = render(project_copy)
-    task = dag.task_dict["dbt.fct_order_margin_model_build"]
-    assert "dbt.fct_orders_model_build" in task.upstream_task_ids
-    assert type(task).__name__ == "DbtBuildLocalOperator"
+    task = dag.task_dict["dbt.fct_order_margin_run"]  # the default mode, WATCHER: the model's task
+    assert "dbt.fct_orders_run" in task.upstream_task_ids
+    assert type(task).__name__ == "DbtRunWatcherOperator"
+    assert task.start_trigger_args.trigger_kwargs["model_unique_id"] == "model.airlock.fct_order_margin"

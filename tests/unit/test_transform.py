@@ -60,8 +60,14 @@ def _manifest() -> None:
 
 
 def render(dataflow: str = "orders", **env: str) -> DAG:
-    """A throwaway processing DAG: claim >> dbt task group, under the given environment."""
-    environ = {"AIRLOCK_HOME": str(REPO), "AIRLOCK_WAREHOUSE_DIR": "/data/warehouse", **env}
+    """A throwaway processing DAG: claim >> dbt task group, under the given environment (LOCAL mode unless
+    AIRLOCK_DBT_MODE says otherwise: WATCHER's rendering is tests/unit/test_watcher_consumers.py's subject)."""
+    environ = {
+        "AIRLOCK_HOME": str(REPO),
+        "AIRLOCK_WAREHOUSE_DIR": "/data/warehouse",
+        "AIRLOCK_DBT_MODE": "local",
+        **env,
+    }
     settings = load_settings(environ)
     flow = load_dataflows(REPO / "include" / "dataflows")[dataflow]
     with DAG(f"process_{dataflow}", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
@@ -195,6 +201,12 @@ def test_fast_mode_is_chosen_by_the_environment(mode: str, operator: str) -> Non
     if mode == "virtualenv":
         venv_task = tasks["fct_orders_model_build"]
         assert venv_task.py_requirements == list(DBT_REQUIREMENTS)
+
+
+@pytest.mark.parametrize(("target", "expected"), [("local", "watcher"), ("kubernetes", "local"), ("aws_ecs", "local")])
+def test_the_default_mode_is_watcher_unless_heavy_models_need_isolating(target: str, expected: str) -> None:
+    environ = {"AIRLOCK_HOME": str(REPO), "AIRLOCK_EXECUTION_TARGET": target}
+    assert load_dbt_runtime(load_settings(environ), environ).mode == expected
 
 
 def test_watcher_cannot_be_combined_with_isolated_heavy_models() -> None:

@@ -64,7 +64,7 @@ def test_the_trigger_settings_survive_dag_serialization(watcher_tasks: dict[str,
 
 
 def test_local_mode_is_left_alone() -> None:
-    assert not [t for t in dbt_tasks(render()).values() if t.start_from_trigger]
+    assert not [t for t in dbt_tasks(render(AIRLOCK_DBT_MODE="local")).values() if t.start_from_trigger]
 
 
 class ScriptedTrigger(TriggererConsumerTrigger):
