@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from airlock.devstack.local_aws import free_port
 from airlock.devstack.stack import LocalStack
 
@@ -145,9 +147,32 @@ def measure(
     return figures
 
 
+COMPONENTS = ("scheduler", "triggerer", "api_server", "dag-processor", "LocalExecutor")
+
+
+def _cpu_seconds(stack: LocalStack) -> dict[str, float]:
+    """CPU seconds used so far per stack component, finished children included.
+
+    LocalExecutor worker processes live as long as the scheduler and wait for their task processes (and
+    those for dbt), so "LocalExecutor" holds the task processes and the producer's `dbt build`.
+    """
+    totals = dict.fromkeys(COMPONENTS, 0.0)
+    for proc in stack.processes():
+        try:
+            cmdline = " ".join(proc.cmdline())
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        component = next((c for c in COMPONENTS if c in cmdline), None)
+        if component is not None:
+            totals[component] += times.user + times.system + times.children_user + times.children_system
+    return totals
+
+
 def _one_run(stack: LocalStack, db: Path, timeout_s: float, state: Path) -> dict[str, Any]:
     """Trigger one run through the REST API and time it until it is terminal."""
     load_before = os.getloadavg()[0]
+    cpu_before = _cpu_seconds(stack)
     t0 = time.perf_counter()
     run_id = stack.api.trigger(DAG_ID)["dag_run_id"]
     run: dict[str, Any] = {}
@@ -157,8 +182,10 @@ def _one_run(stack: LocalStack, db: Path, timeout_s: float, state: Path) -> dict
             break
         time.sleep(0.5)
     wall = time.perf_counter() - t0
+    cpu_after = _cpu_seconds(stack)
     states = _task_states(db, run_id)
     figures: dict[str, Any] = {
+        "cpu_s": {c: round(cpu_after[c] - cpu_before[c], 1) for c in COMPONENTS},
         "run_id": run_id,
         "run_state": run.get("state"),
         "wall_s": round(wall, 1),

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -98,6 +99,30 @@ def test_check_alive_names_the_dead_process_and_quotes_its_log(tmp_path: Path) -
         proc.popen.wait(10)
         with pytest.raises(ProcessError, match=r"crasher exited with code 3(.|\n)*bad config"):
             sup.check_alive()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_restart_starts_a_dead_process_again_with_its_environment(tmp_path: Path) -> None:
+    code = "import os, time; print(os.environ['MARK'], flush=True); time.sleep(600)"
+    with Supervisor(tmp_path, log=None) as sup:
+        first = sup.start("worker", [sys.executable, "-c", code], env={**os.environ, "MARK": "again"})
+        with pytest.raises(ProcessError, match="still running"):
+            sup.restart("worker")
+        _wait_for(lambda: "again" in first.log_path.read_text())
+        first.popen.kill()
+        first.popen.wait(10)
+        second = sup.restart("worker")
+        assert second.pid != first.pid and second.popen.poll() is None
+        assert [p.name for p in sup.processes] == ["worker"]
+        _wait_for(lambda: second.log_path.read_text().count("again") == 2)  # same command, environment, log
+        sup.stop(escalation=FAST)
+    assert _alive([second.pid]) == []
 
 
 # A parent that supervises STUBBORN, as `airlock dev` would, and then waits to be signalled.

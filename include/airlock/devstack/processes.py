@@ -56,6 +56,8 @@ class Managed:
     create_time: float
     tier: int = 0
     escalation: tuple[tuple[signal.Signals, float], ...] | None = None
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
 
     @property
     def pid(self) -> int:
@@ -313,11 +315,24 @@ class Supervisor:
         except psutil.Error:
             create_time = time.time()
         managed = Managed(
-            name, popen, log_path, list(argv), create_time, tier, tuple(escalation) if escalation else None
+            name, popen, log_path, list(argv), create_time, tier, tuple(escalation) if escalation else None, env, cwd
         )
         self.processes.append(managed)
         self._write_pidfile()
         return managed
+
+    def restart(self, name: str) -> Managed:
+        """Start a process that died again, as before (what Astro or MWAA do for a crashed component).
+
+        Refuses a process that is still running: stop it first, or it would run twice.
+        """
+        old = next((p for p in self.processes if p.name == name), None)
+        if old is None:
+            raise ProcessError(f"no process named {name!r} under this supervisor")
+        if old.popen.poll() is None:
+            raise ProcessError(f"{name} (pid {old.pid}) is still running")
+        self.processes.remove(old)
+        return self.start(name, old.argv, env=old.env, cwd=old.cwd, tier=old.tier, escalation=old.escalation)
 
     def check_alive(self) -> None:
         """Raise ProcessError naming any process that already exited, with the tail of its log."""
