@@ -98,7 +98,8 @@ def load_dbt_runtime(settings: Settings, environ: Mapping[str, str] | None = Non
     MWAA, none locally (they run like the rest, in dbt's own venv).
 
     Default: watcher where no model needs isolating (one `dbt build` per run, model tasks in the triggerer:
-    bench/results/dbt_overhead.json), local on kubernetes/aws_ecs (watcher cannot hand one model to a pod).
+    bench/results/dbt_overhead.json), local on kubernetes/aws_ecs (watcher cannot hand one model to a pod;
+    AIRLOCK_DBT_MODE=watcher is accepted there for dataflows without `heavy` models).
     """
     env = os.environ if environ is None else environ
     isolated = {"kubernetes": ExecutionMode.KUBERNETES, "aws_ecs": ExecutionMode.AWS_ECS}.get(settings.execution_target)
@@ -110,13 +111,6 @@ def load_dbt_runtime(settings: Settings, environ: Mapping[str, str] | None = Non
         raise ConfigError(f"AIRLOCK_DBT_MANIFEST_CHECK={check!r}: use mtime (default) or exists.")
     project_dir = Path(env.get("AIRLOCK_DBT_PROJECT_DIR") or settings.home / "dbt_project")
     default_dbt = settings.home / ".venv-dbt" / "bin" / "dbt"
-    if isolated is not None and mode == "watcher":
-        # The watcher's producer runs one `dbt build` for the whole selection: it cannot hand single
-        # models to a pod, so heavy models would silently run in the worker. Refuse instead.
-        raise ConfigError(
-            "AIRLOCK_DBT_MODE=watcher cannot isolate `heavy` models on "
-            f"AIRLOCK_EXECUTION_TARGET={settings.execution_target}: use AIRLOCK_DBT_MODE=local there."
-        )
     return DbtRuntime(
         project_dir=project_dir,
         dbt_executable=env.get("AIRLOCK_DBT_EXECUTABLE") or str(default_dbt),
@@ -346,5 +340,26 @@ def dbt_task_group(
         operator_args=_operator_args(settings, runtime, claim_task_id),
     )
     if runtime.mode == "watcher":
+        if isolated:
+            _refuse_heavy_models(group, dataflow, settings)
         adapt_watcher_group(group.iter_tasks(), poke_interval=runtime.watcher_poke_interval)
     return group
+
+
+def _refuse_heavy_models(group: DbtTaskGroup, dataflow: Dataflow, settings: Settings) -> None:
+    """WATCHER on Astro/MWAA is fine for a dataflow without `heavy` models; with them, refuse at parse.
+
+    The producer runs one `dbt build` for the whole selection in the worker: it cannot hand single models
+    to a pod or an ECS task, so heavy models would silently run in the worker.
+    """
+    heavy = sorted(
+        node.name
+        for node in group.dbt_graph.filtered_nodes.values()
+        if HEAVY_TAG in node.tags and node.resource_type == DbtResourceType.MODEL  # not the model's tests
+    )
+    if heavy:
+        raise ConfigError(
+            f"AIRLOCK_DBT_MODE=watcher cannot isolate the `heavy` models {heavy} of dataflow {dataflow.dataflow} on "
+            f"AIRLOCK_EXECUTION_TARGET={settings.execution_target}: use AIRLOCK_DBT_MODE=local there "
+            "(the default on kubernetes/aws_ecs)."
+        )

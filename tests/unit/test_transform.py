@@ -210,8 +210,13 @@ def test_the_default_mode_is_watcher_unless_heavy_models_need_isolating(target: 
 
 
 def test_watcher_cannot_be_combined_with_isolated_heavy_models() -> None:
-    with pytest.raises(Exception, match="AIRLOCK_DBT_MODE=local"):
+    with pytest.raises(Exception, match=r"heavy` models \['customer_value_scores'\] of dataflow orders.*=local"):
         render(AIRLOCK_DBT_MODE="watcher", **K8S_ENV)
+
+
+def test_watcher_is_accepted_on_astro_for_a_dataflow_without_heavy_models() -> None:
+    tasks = dbt_tasks(render("inventory", AIRLOCK_DBT_MODE="watcher", **K8S_ENV))
+    assert type(tasks["dbt_producer_watcher"]).__name__ == "DbtProducerWatcherOperator"
 
 
 def test_virtualenv_requirements_match_requirements_dbt() -> None:
