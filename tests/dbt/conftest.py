@@ -20,6 +20,19 @@ PROJECT = REPO / "dbt_project"
 DBT = REPO / ".venv-dbt" / "bin" / "dbt"
 SAMPLES = PROJECT / "seeds" / "samples"
 DATAFLOW_TABLES = {"orders": ("orders", "customers", "refunds"), "inventory": ("stock",)}
+NEGATIVE_STOCK = [
+    {
+        "warehouse_id": "w-1",
+        "sku": "sku-a",
+        "quantity": "-3",
+        "counted_at": "2026-11-02T06:00:00",
+        "_batch_id": "20261102",
+        "_snapshot_ts": "20261102T070000000000Z",
+        "_source_file": "stock_1.csv",
+        "_loaded_at": "2026-11-02T07:00:02",
+    }
+]
+"""A raw `stock` table that fails the `not_negative` test of stg_stock: the failing tenant's input."""
 
 
 def run_vars(tenant: str, dataflow: str, batch: str = "20261102") -> str:

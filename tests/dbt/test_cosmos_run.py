@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.dbt.conftest import REPO, load_raw, query
+from tests.dbt.conftest import NEGATIVE_STOCK, REPO, load_raw, query
 
 DAG_FILE = '''
 """Throwaway processing DAG for tests/dbt/test_cosmos_run.py (the text must say airflow)."""
@@ -70,19 +70,7 @@ def test_two_tenants_run_at_once_and_a_failing_dbt_test_fails_only_its_task(tmp_
     dags.mkdir()
     (dags / "t_inventory.py").write_text(DAG_FILE)
     load_raw(warehouse, "acme", "inventory")
-    bad = [
-        {
-            "warehouse_id": "w-1",
-            "sku": "sku-a",
-            "quantity": "-3",
-            "counted_at": "2026-11-02T06:00:00",
-            "_batch_id": "20261102",
-            "_snapshot_ts": "20261102T070000000000Z",
-            "_source_file": "stock_1.csv",
-            "_loaded_at": "2026-11-02T07:00:02",
-        }
-    ]
-    load_raw(warehouse, "initech", "inventory", overrides={"stock": bad})
+    load_raw(warehouse, "initech", "inventory", overrides={"stock": NEGATIVE_STOCK})
     airflow = str(Path(sys.executable).with_name("airflow"))
     procs = {}
     for tenant in ("acme", "initech"):

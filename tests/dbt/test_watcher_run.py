@@ -16,7 +16,7 @@ import pytest
 
 from airlock.devstack import LocalStack
 from airlock.devstack.local_aws import free_port
-from tests.dbt.conftest import REPO, load_raw, query
+from tests.dbt.conftest import NEGATIVE_STOCK, REPO, load_raw, query
 
 pytestmark = pytest.mark.e2e
 
@@ -44,18 +44,6 @@ with DAG("{DAG_ID}", schedule=None, start_date=datetime(2026, 1, 1), catchup=Fal
 
     claim() >> dbt_task_group(flow, settings)
 '''
-BAD_STOCK = [
-    {
-        "warehouse_id": "w-1",
-        "sku": "sku-a",
-        "quantity": "-3",
-        "counted_at": "2026-11-02T06:00:00",
-        "_batch_id": "20261102",
-        "_snapshot_ts": "20261102T070000000000Z",
-        "_source_file": "stock_1.csv",
-        "_loaded_at": "2026-11-02T07:00:02",
-    }
-]
 
 
 def _task_instances(db: Path, run_id: str) -> dict[str, dict[str, Any]]:
@@ -81,7 +69,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     dags.mkdir()
     (dags / f"{DAG_ID}.py").write_text(DAG_FILE)
     load_raw(warehouse, "acme", "inventory")
-    load_raw(warehouse, "initech", "inventory", overrides={"stock": BAD_STOCK})
+    load_raw(warehouse, "initech", "inventory", overrides={"stock": NEGATIVE_STOCK})
     env = {
         "AIRLOCK_DBT_MODE": "watcher",
         "AIRLOCK_DBT_RETRIES": "0",  # the failing test must fail at once, not after 2 x 30 s of retries
