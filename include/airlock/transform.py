@@ -20,6 +20,7 @@ import airflow  # noqa: F401 - must precede cosmos.constants: cosmos registers a
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
+from airlock import tenant_ecs
 from airlock.errors import AirlockError, ConfigError
 from airlock.isolation import (
     CLAIM_TASK_ID,
@@ -225,6 +226,7 @@ def _isolated_args(runtime: DbtRuntime, config: IsolationConfig, node_name: str)
     if runtime.isolated_mode == ExecutionMode.AWS_ECS:
         return {
             **ecs_kwargs(config),
+            "task_role_arn_template": config.ecs_task_role_arn_template,  # TenantRoleDbtBuildAwsEcsOperator
             "container_name": config.ecs_container,
             "project_dir": runtime.container_project_dir,
             "tags": {"airlock:tenant": tenant, "airlock:model": node_name},
@@ -272,6 +274,8 @@ def _heavy_model_converter(
             on_warning_callback=on_warning_callback,
             detached_from_parent=detached_from_parent,
         )
+        if meta is not None and meta.operator_class == tenant_ecs.COSMOS_CLASS:
+            meta.operator_class = tenant_ecs.KIT_CLASS
         return create_airflow_task(meta, dag, task_group) if meta is not None else None
 
     return convert

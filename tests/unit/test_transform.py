@@ -162,7 +162,7 @@ def test_kubernetes_isolates_heavy_models_and_keeps_the_rest_local() -> None:
 def test_aws_ecs_isolates_heavy_models_with_cluster_network_and_logs() -> None:
     tasks = dbt_tasks(render(**ECS_ENV))
     heavy = tasks["customer_value_scores_model_build"]
-    assert type(heavy).__name__ == "DbtBuildAwsEcsOperator"
+    assert type(heavy).__name__ == "TenantRoleDbtBuildAwsEcsOperator"  # Cosmos's DbtBuildAwsEcsOperator + role
     assert heavy.cluster == "airlock-prod"
     assert heavy.task_definition == "airlock-transform:7"
     assert heavy.launch_type == "FARGATE"
@@ -183,7 +183,15 @@ def test_aws_ecs_isolates_heavy_models_with_cluster_network_and_logs() -> None:
     assert override["name"] == "airlock"
     command = " ".join(override["command"])
     assert "tenant_id: initech" in command and "acme" not in command
+    # The ECS task assumes the run's tenant's processing role, never another's.
+    assert heavy.overrides["taskRoleArn"] == "arn:aws:iam::123456789012:role/airlock-prod-initech-processing"
     assert type(tasks["fct_orders_model_build"]).__name__ == "DbtBuildLocalOperator"
+
+
+def test_aws_ecs_heavy_model_refuses_to_run_without_a_rendered_tenant() -> None:
+    heavy = dbt_tasks(render(**ECS_ENV))["customer_value_scores_model_build"]
+    with pytest.raises(Exception, match="no rendered tenant_id"):
+        heavy.build_command(fake_context("initech"))  # vars still the unrendered templates
 
 
 def test_aws_ecs_without_cluster_fails_naming_the_variables() -> None:
