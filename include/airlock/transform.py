@@ -121,6 +121,7 @@ def load_dbt_runtime(settings: Settings, environ: Mapping[str, str] | None = Non
         container_project_dir=env.get("AIRLOCK_CONTAINER_DBT_PROJECT_DIR", "/usr/local/airflow/dbt_project"),
         manifest_check=check,  # type: ignore[arg-type]
         retries=int(env.get("AIRLOCK_DBT_RETRIES", "2")),
+        retry_delay=timedelta(seconds=float(env.get("AIRLOCK_DBT_RETRY_DELAY", "30"))),
         watcher_poke_interval=float(env.get("AIRLOCK_DBT_WATCHER_POKE_INTERVAL", POKE_INTERVAL_S)),
     )
 

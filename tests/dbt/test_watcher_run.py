@@ -72,7 +72,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     load_raw(warehouse, "initech", "inventory", overrides={"stock": NEGATIVE_STOCK})
     env = {
         "AIRLOCK_DBT_MODE": "watcher",
-        "AIRLOCK_DBT_RETRIES": "0",  # the failing test must fail at once, not after 2 x 30 s of retries
+        "AIRLOCK_DBT_RETRIES": "1",  # one retry, soon: the retry path runs on a worker
+        "AIRLOCK_DBT_RETRY_DELAY": "1",
         "AIRLOCK_WAREHOUSE_DIR": str(warehouse),
         "AIRLOCK_TENANTS_DIR": str(REPO / "include" / "tenants"),
         "AIRLOCK_DATAFLOWS_DIR": str(REPO / "include" / "dataflows"),
@@ -123,9 +124,14 @@ def test_a_failing_dbt_test_fails_its_models_task_with_dbts_message(runs: dict[s
     assert tis["dbt.fct_stock_levels_run"]["state"] == "upstream_failed"
     assert tis["dbt.stock_status_bands_seed"]["state"] == "success"
     log = runs["log"]("initech", "dbt.stg_stock_run")
+    # Try 1 ended in the triggerer with dbt's message for the failed test...
     assert "not_negative_stg_stock_quantity.4763315427 failed" in log, log[-3000:]
     assert "Got 1 result, configured to fail if != 0" in log
     assert "dbt tests of model.airlock.stg_stock failed" in log
+    # ...and the retry ran on a worker: `dbt build` of the model, so its tests ran (and failed) again.
+    assert tis["dbt.stg_stock_run"]["try_number"] == 2
+    assert tis["dbt.stg_stock_run"]["queued"] is not None
+    assert "Failure in test not_negative_stg_stock_quantity" in log
     # The failure stayed in initech's file: acme's run is the other test's subject, untouched by this one.
     schemas = {
         r[0] for r in query(runs["warehouse"], "initech", "select distinct table_schema from information_schema.tables")
