@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from airlock.devstack import LocalStack
@@ -62,6 +63,16 @@ def _task_log(logs: Path, run_id: str, task_id: str) -> str:
     )
 
 
+def _raw_stock_without_quantity(warehouse: Path, tenant: str) -> None:
+    """A raw table that makes stg_stock's SQL fail (a column it selects is missing): a dbt SQL error."""
+    con = duckdb.connect(str(warehouse / f"{tenant}.duckdb"))
+    try:
+        con.execute(f"create schema if not exists tenant_{tenant}_raw")
+        con.execute(f"create or replace table tenant_{tenant}_raw.stock (warehouse_id varchar, sku varchar)")
+    finally:
+        con.close()
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("watcher")
@@ -70,6 +81,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (dags / f"{DAG_ID}.py").write_text(DAG_FILE)
     load_raw(warehouse, "acme", "inventory")
     load_raw(warehouse, "initech", "inventory", overrides={"stock": NEGATIVE_STOCK})
+    _raw_stock_without_quantity(warehouse, "globex")
     env = {
         "AIRLOCK_DBT_MODE": "watcher",
         "AIRLOCK_DBT_RETRIES": "1",  # one retry, soon: the retry path runs on a worker
@@ -84,7 +96,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         state, ["acme"], port=free_port(), landing="folder", dags_folder=dags, extra_env=env, wait_dags=[DAG_ID]
     ) as stack:
         run_ids = {
-            tenant: stack.api.trigger(DAG_ID, conf={"tenant": tenant})["dag_run_id"] for tenant in ("acme", "initech")
+            tenant: stack.api.trigger(DAG_ID, conf={"tenant": tenant})["dag_run_id"]
+            for tenant in ("acme", "initech", "globex")
         }
         deadline = time.monotonic() + 240
         finished: dict[str, str] = {}
@@ -137,3 +150,14 @@ def test_a_failing_dbt_test_fails_its_models_task_with_dbts_message(runs: dict[s
         r[0] for r in query(runs["warehouse"], "initech", "select distinct table_schema from information_schema.tables")
     }
     assert all(s.startswith("tenant_initech") for s in schemas)
+
+
+def test_a_sql_error_fails_the_models_task_with_dbts_error_on_first_try_and_retry(runs: dict[str, Any]) -> None:
+    assert runs["states"]["globex"] == "failed"
+    tis = runs["tis"]["globex"]
+    assert tis["dbt.stg_stock_run"]["state"] == "failed"
+    assert tis["dbt.stg_stock_run"]["try_number"] == 2
+    assert tis["dbt.int_stock_latest_run"]["state"] == "upstream_failed"
+    assert tis["dbt.stock_status_bands_seed"]["state"] == "success"
+    log = runs["log"]("globex", "dbt.stg_stock_run")
+    assert "Binder Error" in log and "quantity" in log, log[-3000:]
