@@ -6,6 +6,7 @@ locals {
   trail_name   = "${var.name_prefix}-audit"
   trail_arn    = "arn:${local.partition}:cloudtrail:${local.region}:${local.account_id}:trail/${local.trail_name}"
   bucket_name  = "${var.name_prefix}-audit"
+  bucket_arn   = "arn:${local.partition}:s3:::${local.bucket_name}"
   log_group    = "/airlock/${var.name_prefix}/cloudtrail"
   account_root = "arn:${local.partition}:iam::${local.account_id}:root"
 }

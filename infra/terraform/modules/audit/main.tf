@@ -39,116 +39,81 @@ resource "aws_kms_key" "audit" {
 }
 
 # --- Trail bucket -----------------------------------------------------------------------------
-resource "aws_s3_bucket" "trail" {
-  #checkov:skip=CKV_AWS_144:Audit files stay in-region; copying them to a central log-archive account is an organization-level control, not this module's.
-  bucket        = local.bucket_name
-  force_destroy = var.force_destroy
-  tags          = var.tags
+module "trail_bucket" {
+  source = "../private_bucket"
+
+  name                   = local.bucket_name
+  kms_key_arn            = aws_kms_key.audit.arn
+  access_log_bucket_name = var.access_log_bucket_name
+  lifecycle_rule_id      = "audit-retention"
+  glacier_ir_after_days  = 90
+  expiration_days        = var.log_retention_days
+  noncurrent_days        = 30
+  force_destroy          = var.force_destroy
+  tags                   = var.tags
+  extra_policy_statements = [
+    {
+      Sid       = "CloudTrailAclCheck"
+      Effect    = "Allow"
+      Principal = { Service = "cloudtrail.amazonaws.com" }
+      Action    = "s3:GetBucketAcl"
+      Resource  = local.bucket_arn
+      Condition = { StringEquals = { "aws:SourceArn" = local.trail_arn } }
+    },
+    {
+      Sid       = "CloudTrailWrite"
+      Effect    = "Allow"
+      Principal = { Service = "cloudtrail.amazonaws.com" }
+      Action    = "s3:PutObject"
+      Resource  = "${local.bucket_arn}/AWSLogs/${local.account_id}/*"
+      Condition = { StringEquals = { "aws:SourceArn" = local.trail_arn } }
+    },
+  ]
 }
 
-resource "aws_s3_bucket_ownership_controls" "trail" {
-  bucket = aws_s3_bucket.trail.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+moved {
+  from = aws_s3_bucket.trail
+  to   = module.trail_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_public_access_block" "trail" {
-  bucket                  = aws_s3_bucket.trail.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+moved {
+  from = aws_s3_bucket_ownership_controls.trail
+  to   = module.trail_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "trail" {
-  bucket = aws_s3_bucket.trail.id
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.trail
+  to   = module.trail_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "trail" {
-  bucket = aws_s3_bucket.trail.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.audit.arn
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_versioning.trail
+  to   = module.trail_bucket.aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "trail" {
-  bucket = aws_s3_bucket.trail.id
-  rule {
-    id     = "audit-retention"
-    status = "Enabled"
-    # An explicit empty prefix, not `filter {}`: both mean the whole bucket, but some S3
-    # implementations (moto) echo an empty filter back as <Prefix/>, which never converges.
-    filter {
-      prefix = ""
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-    transition {
-      days          = 90
-      storage_class = "GLACIER_IR"
-    }
-    expiration {
-      days = var.log_retention_days
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-  }
-  depends_on = [aws_s3_bucket_versioning.trail]
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.trail
+  to   = module.trail_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_logging" "trail" {
-  bucket        = aws_s3_bucket.trail.id
-  target_bucket = var.access_log_bucket_name
-  target_prefix = "${local.bucket_name}/"
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.trail
+  to   = module.trail_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
-resource "aws_s3_bucket_notification" "trail" {
-  bucket      = aws_s3_bucket.trail.id
-  eventbridge = true
+moved {
+  from = aws_s3_bucket_logging.trail
+  to   = module.trail_bucket.aws_s3_bucket_logging.this
 }
 
-resource "aws_s3_bucket_policy" "trail" {
-  bucket = aws_s3_bucket.trail.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "DenyInsecureTransport"
-        Effect    = "Deny"
-        Principal = { AWS = "*" }
-        Action    = "s3:*"
-        Resource  = [aws_s3_bucket.trail.arn, "${aws_s3_bucket.trail.arn}/*"]
-        Condition = { Bool = { "aws:SecureTransport" = "false" } }
-      },
-      {
-        Sid       = "CloudTrailAclCheck"
-        Effect    = "Allow"
-        Principal = { Service = "cloudtrail.amazonaws.com" }
-        Action    = "s3:GetBucketAcl"
-        Resource  = aws_s3_bucket.trail.arn
-        Condition = { StringEquals = { "aws:SourceArn" = local.trail_arn } }
-      },
-      {
-        Sid       = "CloudTrailWrite"
-        Effect    = "Allow"
-        Principal = { Service = "cloudtrail.amazonaws.com" }
-        Action    = "s3:PutObject"
-        Resource  = "${aws_s3_bucket.trail.arn}/AWSLogs/${local.account_id}/*"
-        Condition = { StringEquals = { "aws:SourceArn" = local.trail_arn } }
-      },
-    ]
-  })
-  depends_on = [aws_s3_bucket_public_access_block.trail]
+moved {
+  from = aws_s3_bucket_notification.trail
+  to   = module.trail_bucket.aws_s3_bucket_notification.this
+}
+
+moved {
+  from = aws_s3_bucket_policy.trail
+  to   = module.trail_bucket.aws_s3_bucket_policy.this
 }
 
 # --- CloudWatch Logs delivery -----------------------------------------------------------------
@@ -190,7 +155,7 @@ resource "aws_iam_role_policy" "trail_logs" {
 resource "aws_cloudtrail" "this" {
   #checkov:skip=CKV_AWS_252:Alerting on trail delivery goes through the CloudWatch log group and Datadog monitors, not an SNS topic per file.
   name                          = local.trail_name
-  s3_bucket_name                = aws_s3_bucket.trail.id
+  s3_bucket_name                = module.trail_bucket.id
   kms_key_id                    = aws_kms_key.audit.arn
   enable_log_file_validation    = true
   is_multi_region_trail         = true
@@ -210,5 +175,5 @@ resource "aws_cloudtrail" "this" {
   }
 
   tags       = var.tags
-  depends_on = [aws_s3_bucket_policy.trail, aws_iam_role_policy.trail_logs]
+  depends_on = [module.trail_bucket, aws_iam_role_policy.trail_logs]
 }

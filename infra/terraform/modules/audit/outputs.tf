@@ -5,7 +5,7 @@ output "trail_arn" {
 
 output "trail_bucket_name" {
   description = "Bucket holding the trail's (validated) log files."
-  value       = aws_s3_bucket.trail.id
+  value       = module.trail_bucket.id
 }
 
 output "log_group_names" {

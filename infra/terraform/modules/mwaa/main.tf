@@ -34,91 +34,60 @@ resource "aws_kms_key" "mwaa" {
 # Source bucket (MWAA requires versioning). Holds dags/ (with the airlock package inside, since
 # MWAA syncs only dags/), requirements.txt and startup.sh.
 # ---------------------------------------------------------------------------------------------
-resource "aws_s3_bucket" "source" {
-  #checkov:skip=CKV_AWS_144:The source bucket is a deploy artifact rebuilt from git by CI; replicating it adds nothing.
-  bucket = local.source_bucket
-  tags   = var.tags
+module "source_bucket" {
+  source = "../private_bucket"
+
+  name                   = local.source_bucket
+  kms_key_arn            = aws_kms_key.mwaa.arn
+  access_log_bucket_name = var.access_log_bucket_name
+  lifecycle_rule_id      = "old-deploys"
+  noncurrent_days        = 30 # a few weeks of previous versions, so a bad deploy can be rolled back
+  tags                   = var.tags
 }
 
-resource "aws_s3_bucket_ownership_controls" "source" {
-  bucket = aws_s3_bucket.source.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+moved {
+  from = aws_s3_bucket.source
+  to   = module.source_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_public_access_block" "source" {
-  bucket                  = aws_s3_bucket.source.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+moved {
+  from = aws_s3_bucket_ownership_controls.source
+  to   = module.source_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "source" {
-  bucket = aws_s3_bucket.source.id
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.source
+  to   = module.source_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "source" {
-  bucket = aws_s3_bucket.source.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.mwaa.arn
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_versioning.source
+  to   = module.source_bucket.aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "source" {
-  bucket = aws_s3_bucket.source.id
-  rule {
-    id     = "old-deploys"
-    status = "Enabled"
-    # An explicit empty prefix, not `filter {}`: both mean the whole bucket, but some S3
-    # implementations (moto) echo an empty filter back as <Prefix/>, which never converges.
-    filter {
-      prefix = ""
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-    # Keep a few weeks of previous versions so a bad deploy can be rolled back.
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-  }
-  depends_on = [aws_s3_bucket_versioning.source]
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.source
+  to   = module.source_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_logging" "source" {
-  bucket        = aws_s3_bucket.source.id
-  target_bucket = var.access_log_bucket_name
-  target_prefix = "${local.source_bucket}/"
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.source
+  to   = module.source_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
-resource "aws_s3_bucket_notification" "source" {
-  bucket      = aws_s3_bucket.source.id
-  eventbridge = true
+moved {
+  from = aws_s3_bucket_logging.source
+  to   = module.source_bucket.aws_s3_bucket_logging.this
 }
 
-resource "aws_s3_bucket_policy" "source" {
-  bucket = aws_s3_bucket.source.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "DenyInsecureTransport"
-      Effect    = "Deny"
-      Principal = { AWS = "*" }
-      Action    = "s3:*"
-      Resource  = [aws_s3_bucket.source.arn, "${aws_s3_bucket.source.arn}/*"]
-      Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    }]
-  })
-  depends_on = [aws_s3_bucket_public_access_block.source]
+moved {
+  from = aws_s3_bucket_notification.source
+  to   = module.source_bucket.aws_s3_bucket_notification.this
+}
+
+moved {
+  from = aws_s3_bucket_policy.source
+  to   = module.source_bucket.aws_s3_bucket_policy.this
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +161,7 @@ resource "aws_iam_role_policy" "mwaa_service" {
         Sid      = "ReadSourceBucket"
         Effect   = "Allow"
         Action   = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
-        Resource = [aws_s3_bucket.source.arn, "${aws_s3_bucket.source.arn}/*"]
+        Resource = [module.source_bucket.arn, "${module.source_bucket.arn}/*"]
       },
       {
         Sid      = "AccountPublicAccessBlockCheck"
@@ -272,7 +241,7 @@ resource "aws_mwaa_environment" "this" {
   max_workers            = var.max_workers
   execution_role_arn     = aws_iam_role.execution.arn
   kms_key                = aws_kms_key.mwaa.arn
-  source_bucket_arn      = aws_s3_bucket.source.arn
+  source_bucket_arn      = module.source_bucket.arn
   dag_s3_path            = "dags/"
   requirements_s3_path   = var.requirements_s3_path
   startup_script_s3_path = var.startup_script_s3_path
@@ -316,5 +285,5 @@ resource "aws_mwaa_environment" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.mwaa_service, aws_s3_bucket_versioning.source]
+  depends_on = [aws_iam_role_policy.mwaa_service, module.source_bucket]
 }

@@ -15,7 +15,7 @@ output "webserver_url" {
 
 output "source_bucket_name" {
   description = "Bucket to deploy dags/, requirements.txt and startup.sh into."
-  value       = aws_s3_bucket.source.id
+  value       = module.source_bucket.id
 }
 
 output "execution_role_arn" {

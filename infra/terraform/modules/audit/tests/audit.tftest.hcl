@@ -52,7 +52,7 @@ run "log_retention_at_least_365_days" {
     error_message = "Audit log groups keep at least 365 days."
   }
   assert {
-    condition     = one(aws_s3_bucket_lifecycle_configuration.trail.rule[0].expiration).days >= 365
+    condition     = module.trail_bucket.expiration_days >= 365
     error_message = "Trail files are kept at least 365 days."
   }
 }

@@ -76,91 +76,61 @@ resource "aws_iam_role_policy" "integration" {
 }
 
 # --- Backup bucket for failed deliveries ------------------------------------------------------
-resource "aws_s3_bucket" "backup" {
-  #checkov:skip=CKV_AWS_144:Undeliverable telemetry copies; replicating them has no value.
-  bucket = local.backup_bucket
-  tags   = var.tags
+module "backup_bucket" {
+  source = "../../../private_bucket"
+
+  name                   = local.backup_bucket
+  kms_key_arn            = aws_kms_key.datadog.arn
+  access_log_bucket_name = var.access_log_bucket_name
+  lifecycle_rule_id      = "expire-backups"
+  expiration_days        = var.backup_retention_days
+  noncurrent_days        = 7
+  tags                   = var.tags
 }
 
-resource "aws_s3_bucket_ownership_controls" "backup" {
-  bucket = aws_s3_bucket.backup.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+moved {
+  from = aws_s3_bucket.backup
+  to   = module.backup_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_public_access_block" "backup" {
-  bucket                  = aws_s3_bucket.backup.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+moved {
+  from = aws_s3_bucket_ownership_controls.backup
+  to   = module.backup_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "backup" {
-  bucket = aws_s3_bucket.backup.id
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.backup
+  to   = module.backup_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "backup" {
-  bucket = aws_s3_bucket.backup.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.datadog.arn
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_versioning.backup
+  to   = module.backup_bucket.aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "backup" {
-  bucket = aws_s3_bucket.backup.id
-  rule {
-    id     = "expire-backups"
-    status = "Enabled"
-    filter {
-      prefix = ""
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-    expiration {
-      days = var.backup_retention_days
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 7
-    }
-  }
-  depends_on = [aws_s3_bucket_versioning.backup]
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.backup
+  to   = module.backup_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_logging" "backup" {
-  bucket        = aws_s3_bucket.backup.id
-  target_bucket = var.access_log_bucket_name
-  target_prefix = "${local.backup_bucket}/"
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.backup
+  to   = module.backup_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
-resource "aws_s3_bucket_notification" "backup" {
-  bucket      = aws_s3_bucket.backup.id
-  eventbridge = true
+moved {
+  from = aws_s3_bucket_logging.backup
+  to   = module.backup_bucket.aws_s3_bucket_logging.this
 }
 
-resource "aws_s3_bucket_policy" "backup" {
-  bucket = aws_s3_bucket.backup.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "DenyInsecureTransport"
-      Effect    = "Deny"
-      Principal = { AWS = "*" }
-      Action    = "s3:*"
-      Resource  = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
-      Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    }]
-  })
-  depends_on = [aws_s3_bucket_public_access_block.backup]
+moved {
+  from = aws_s3_bucket_notification.backup
+  to   = module.backup_bucket.aws_s3_bucket_notification.this
+}
+
+moved {
+  from = aws_s3_bucket_policy.backup
+  to   = module.backup_bucket.aws_s3_bucket_policy.this
 }
 
 # --- Firehose delivery streams (logs and metrics) ---------------------------------------------
@@ -188,7 +158,7 @@ resource "aws_iam_role_policy" "firehose" {
         Sid      = "WriteBackups"
         Effect   = "Allow"
         Action   = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"]
-        Resource = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
+        Resource = [module.backup_bucket.arn, "${module.backup_bucket.arn}/*"]
       },
       {
         Sid      = "ReadApiKey"
@@ -234,7 +204,7 @@ resource "aws_kinesis_firehose_delivery_stream" "datadog" {
 
     s3_configuration {
       role_arn           = aws_iam_role.firehose.arn
-      bucket_arn         = aws_s3_bucket.backup.arn
+      bucket_arn         = module.backup_bucket.arn
       prefix             = "${each.key}/"
       compression_format = "GZIP"
       kms_key_arn        = aws_kms_key.datadog.arn
