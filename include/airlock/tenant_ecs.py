@@ -26,9 +26,7 @@ class TenantRoleDbtBuildAwsEcsOperator(DbtBuildAwsEcsOperator):
 
     def __init__(self, *, task_role_arn_template: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if "{tenant}" not in task_role_arn_template:
-            raise ConfigError(f"AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE={task_role_arn_template!r} lacks `{{tenant}}`.")
-        self.task_role_arn_template = task_role_arn_template
+        self.task_role_arn_template = task_role_arn_template  # `{tenant}` in it: load_isolation_config checks
 
     def build_command(self, context: Any, cmd_flags: list[str] | None = None) -> None:
         super().build_command(context, cmd_flags)

@@ -102,14 +102,14 @@ class TriggererConsumerTrigger(WatcherTrigger):
         async for event in super().run():
             status = event.payload.get("status")
             if status == EventStatus.SKIPPED:
-                await self._log_dbt_result(self.model_unique_id, "skipped")
+                await self._log_model_result("skipped")
                 yield TaskSkippedEvent()
             elif status != EventStatus.SUCCESS:  # failed model or producer: execute() fails it with dbt's error
                 yield TriggerEvent({**event.payload, RESUME_ON_WORKER: str(status)})
             elif await self._tests_failed():
                 yield TaskFailedEvent()
             else:
-                await self._log_dbt_result(self.model_unique_id, "success")
+                await self._log_model_result("success")
                 yield TaskSuccessEvent()
             return
 
@@ -151,16 +151,17 @@ class TriggererConsumerTrigger(WatcherTrigger):
                 return messages
             await asyncio.sleep(self.poke_interval)
 
-    async def _log_dbt_result(self, unique_id: str, status: str) -> None:
+    async def _log_model_result(self, status: str) -> None:
         """dbt's result for the model (status, timing, message if any), into the task log.
 
         The producer pushes a node's status before its event details, so the details may not be there yet:
         the status (known to the caller) is logged regardless.
         """
-        event = await self.get_xcom_val(get_dbt_event_xcom_key(unique_id))
+        event = await self.get_xcom_val(get_dbt_event_xcom_key(self.model_unique_id))
         event = event if isinstance(event, dict) else {}
         took = f" ({event['start_time']} .. {event['finish_time']})" if event.get("finish_time") else ""
-        self.log.info(f"dbt {unique_id}: {status}{took}" + (f": {event['msg']}" if event.get("msg") else ""))
+        message = f": {event['msg']}" if event.get("msg") else ""
+        self.log.info(f"dbt {self.model_unique_id}: {status}{took}{message}")
 
 
 def adapt_watcher_group(tasks: Iterable[Any], poke_interval: float = POKE_INTERVAL_S) -> int:
