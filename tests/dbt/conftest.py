@@ -5,15 +5,15 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
+
+from airlock.devstack.postgres import LocalPostgres
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "dbt_project"
@@ -121,92 +121,32 @@ def warehouse(tmp_path: Path) -> Path:
 
 @dataclass(frozen=True)
 class Postgres:
-    """A throwaway PostgreSQL server on a free loopback port."""
+    """The throwaway server of `airlock.devstack.postgres`, plus the dbt environment for its postgres target."""
 
-    host: str
-    port: int
-    user: str
-    database: str
+    server: LocalPostgres
+
+    @property
+    def user(self) -> str:
+        return self.server.superuser
 
     def dbt_env(self) -> dict[str, str]:
         return {
             "AIRLOCK_DBT_TARGET": "postgres",
-            "AIRLOCK_PG_HOST": self.host,
-            "AIRLOCK_PG_PORT": str(self.port),
-            "AIRLOCK_PG_USER": self.user,
-            "AIRLOCK_PG_DATABASE": self.database,
+            "AIRLOCK_PG_HOST": self.server.host,
+            "AIRLOCK_PG_PORT": str(self.server.port),
+            "AIRLOCK_PG_USER": self.server.superuser,
+            "AIRLOCK_PG_DATABASE": self.server.database,
         }
 
     def psql(self, sql: str, database: str | None = None) -> str:
-        result = subprocess.run(
-            [
-                "psql",
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                self.host,
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                database or self.database,
-                "-c",
-                sql,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"psql failed: {result.stderr}")
-        return result.stdout
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        return self.server.psql(sql, database=database)
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    """initdb + pg_ctl on a free loopback port, with pg_stat_statements; stopped after the session.
-
-    initdb refuses to run as root, so as root the server runs as the `postgres` system user.
-    """
-    # Not under pytest's basetemp: that is private to root, and the server may run as `postgres`.
-    base = Path(tempfile.mkdtemp(prefix="airlock-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(base, user="postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = base / "data", _free_port()
-    subprocess.run(
-        [*as_user, "initdb", "-D", str(data), "-U", "airlock", "--auth=trust", "-E", "UTF8"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={base} -c fsync=off "
-        "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_utility=on"
-    )
-    ctl = [*as_user, "pg_ctl", "-D", str(data), "-l", str(base / "server.log"), "-w", "-t", "60"]
-    subprocess.run([*ctl, "-o", options, "start"], check=True, capture_output=True, timeout=90)
-    try:
-        server = Postgres(host="127.0.0.1", port=port, user="airlock", database="airlock")
-        server.psql("create database airlock", database="postgres")
-        server.psql("create extension if not exists pg_stat_statements")
-        yield server
-    finally:
-        # immediate: a throwaway server needs no shutdown checkpoint (under load that alone took 100 s).
-        subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True, timeout=90, check=False)
-        shutil.rmtree(base, ignore_errors=True)
+    """A throwaway PostgreSQL server with pg_stat_statements, stopped after the session."""
+    with LocalPostgres() as server:
+        yield Postgres(server)
 
 
 def load_raw_postgres(server: Postgres, tenant: str, dataflow: str) -> None:
