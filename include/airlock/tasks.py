@@ -24,7 +24,7 @@ from airlock.settings import Settings, load_settings
 from airlock.snapshot import read_claim, read_manifest
 from airlock.storage import S3Storage, open_storage
 from airlock.tenants import Registry, load_registry
-from airlock.warehouse import load_snapshot
+from airlock.warehouse import load_snapshot, load_warehouse_config
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,11 @@ def _plan(settings: Settings, registry: Registry, xcom: dict[str, Any]) -> RunPl
 
 
 def load(xcom: dict[str, Any]) -> dict[str, int]:
-    """Load the snapshot into the tenant's raw schema (replacing this batch's rows, so a retry is safe)."""
+    """Load the snapshot into the tenant's raw tables on the configured warehouse (AIRLOCK_WAREHOUSE).
+
+    One transaction replaces the batch's rows, so a retry changes nothing; a failure raises the warehouse's
+    own message (the run fails and `record_failure` marks the batch failed).
+    """
     settings = load_settings()
     registry = _registry(settings)
     plan = _plan(settings, registry, xcom)
@@ -133,7 +137,8 @@ def load(xcom: dict[str, Any]) -> dict[str, int]:
         batch_context(xcom["tenant_id"], xcom["dataflow"], xcom["batch_id"]),
         tempfile.TemporaryDirectory(prefix=f"airlock-{plan.batch.tenant_id}-") as workdir,
     ):
-        return load_snapshot(plan, registry, open_storage(settings.raw_url), settings.warehouse_dir, Path(workdir))
+        config = load_warehouse_config(settings)
+        return load_snapshot(plan, registry, open_storage(settings.raw_url), config, Path(workdir))
 
 
 def publish(xcom: dict[str, Any], rows: dict[str, int], run_id: str, dag_id: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import duckdb
 import pytest
 
 from airlock.devstack.postgres import LocalPostgres
+from airlock.warehouse.base import TenantSpace
+from airlock.warehouse.postgres import tenant_sql
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "dbt_project"
@@ -74,8 +76,12 @@ def load_raw(
     tenant: str,
     dataflow: str,
     overrides: Mapping[str, list[dict[str, str]]] | None = None,
+    batch: str = "20261102",
 ) -> None:
-    """What the processing DAG's `load` task leaves behind: <schema>_raw.<table>, all VARCHAR."""
+    """What the processing DAG's `load` task leaves behind: <schema>_raw.<table>, all VARCHAR.
+
+    Every sample row is stamped with `batch` (the staging models read the run's batch only).
+    """
     warehouse.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse / f"{tenant}.duckdb"))
     try:
@@ -84,7 +90,7 @@ def load_raw(
         for table in DATAFLOW_TABLES[dataflow]:
             with (SAMPLES / f"{table}.csv").open() as handle:
                 rows = list(csv.DictReader(handle))
-            rows = list((overrides or {}).get(table, rows))
+            rows = [{**r, "_batch_id": batch} for r in (overrides or {}).get(table, rows)]
             columns = list(csv.DictReader((SAMPLES / f"{table}.csv").open()).fieldnames or [])
             con.execute(f"create or replace table {schema}.{table} ({', '.join(c + ' varchar' for c in columns)})")
             if rows:
@@ -149,9 +155,11 @@ def postgres() -> Iterator[Postgres]:
         yield Postgres(server)
 
 
-def load_raw_postgres(server: Postgres, tenant: str, dataflow: str) -> None:
-    """The loader's output on Postgres: <schema>_raw.<table>, all VARCHAR, from the sample CSVs."""
-    statements = [f"create schema if not exists tenant_{tenant}_raw"]
+def load_raw_postgres(server: Postgres, tenant: str, dataflow: str, batch: str = "20261102") -> None:
+    """The loader's output on Postgres: <schema>_raw.<table>, all VARCHAR, from the sample CSVs, owned by the
+    tenant's role (airlock.warehouse.postgres provisions it: dbt acts as that role)."""
+    space = TenantSpace(tenant, f"tenant_{tenant}")
+    statements = [tenant_sql(space, server.server.database, server.user), f"set role {space.role}"]
     for table in DATAFLOW_TABLES[dataflow]:
         with (SAMPLES / f"{table}.csv").open() as handle:
             reader = csv.DictReader(handle)
@@ -160,7 +168,7 @@ def load_raw_postgres(server: Postgres, tenant: str, dataflow: str) -> None:
         name = f"tenant_{tenant}_raw.{table}"
         statements.append(f"drop table if exists {name}")
         statements.append(f"create table {name} ({', '.join(c + ' varchar' for c in columns)})")
-        for row in rows:
+        for row in ({**r, "_batch_id": batch} for r in rows):
             values = ", ".join("'" + row[c].replace("'", "''") + "'" for c in columns)
             statements.append(f"insert into {name} values ({values})")
     server.psql(";\n".join(statements))

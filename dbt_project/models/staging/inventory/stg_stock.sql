@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('inventory_raw', 'stock') }}
+    {{ raw_batch('inventory_raw', 'stock') }}
 
 ),
 

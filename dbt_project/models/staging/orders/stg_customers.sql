@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('orders_raw', 'customers') }}
+    {{ raw_batch('orders_raw', 'customers') }}
 
 ),
 

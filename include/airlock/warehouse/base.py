@@ -1,0 +1,352 @@
+"""The one interface every warehouse module implements, and what they share.
+
+A warehouse module (duckdb, postgres, snowflake, redshift) does three things for the kit: make sure a
+tenant's schemas and role exist (`ensure_tenant`), load a committed snapshot into the tenant's raw
+tables (`load`), and tag a statement for cost attribution (`tag`). Everything above it (the load task,
+the demo, the tests) is warehouse-agnostic, as dbt is above its adapters.
+
+The raw-table contract is the same everywhere (docs/contracts.md, "Raw tables"): all columns are
+text; rows carry `_batch_id`, `_snapshot_ts`, `_source_file` and `_loaded_at`; one transaction deletes
+the batch's rows, loads the snapshot, checks every file's row count against the manifest and records the
+batch in `<raw schema>._airlock_loads`, whose entries also drive the retention.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol
+
+from airlock.errors import AirlockError
+from airlock.landing import BatchRef
+from airlock.storage import Storage
+
+if TYPE_CHECKING:
+    from airlock.warehouse.config import WarehouseConfig
+    from airlock.warehouse.credentials import WarehouseCredentials
+
+META_COLUMNS = ("_batch_id", "_snapshot_ts", "_source_file", "_loaded_at")
+LEDGER = "_airlock_loads"
+"""Per raw schema: one row per batch the raw tables hold (batch, snapshot, when, rows per table)."""
+LEDGER_COLUMNS = ("batch_id", "snapshot_ts", "loaded_at", "rows_loaded", "run_id")
+TENANT_ROLE_PREFIX = "airlock_tenant_"
+CHUNK = 1024 * 1024
+BOM = b"\xef\xbb\xbf"
+
+
+class WarehouseError(AirlockError):
+    """A load failed; the message carries the warehouse's own words and what to do."""
+
+
+class WarehouseUnavailableError(WarehouseError):
+    """The warehouse could not be reached (down, restarting, network): nothing was loaded."""
+
+
+class SnapshotIntegrityError(WarehouseError):
+    """A snapshot file's bytes are not the ones the manifest recorded (sha256, size or rows)."""
+
+
+class TenantNotProvisionedError(WarehouseError):
+    """The tenant's role or schemas are missing and this connection may not create them."""
+
+
+class CredentialsError(WarehouseError):
+    """No Airflow connection holds the warehouse's credentials for this tenant."""
+
+
+@dataclass(frozen=True)
+class TenantSpace:
+    """A tenant's part of the warehouse: its schemas and the role that owns them."""
+
+    tenant_id: str
+    schema: str
+
+    @property
+    def raw_schema(self) -> str:
+        return raw_schema(self.schema)
+
+    @property
+    def role(self) -> str:
+        """`airlock_tenant_<id>`: owns the tenant's schemas; the loader and dbt act as it."""
+        return f"{TENANT_ROLE_PREFIX}{self.tenant_id}"
+
+
+def raw_schema(tenant_schema: str) -> str:
+    return f"{tenant_schema}_raw"
+
+
+@dataclass(frozen=True)
+class SnapshotFile:
+    """One `_MANIFEST.json` entry: where the file is and what the validator saw in it."""
+
+    key: str
+    file: str
+    table: str
+    format: str
+    rows: int
+    size: int
+    sha256: str
+
+    @classmethod
+    def from_manifest(cls, entry: Mapping[str, Any]) -> SnapshotFile:
+        return cls(
+            key=entry["key"],
+            file=entry["file"],
+            table=entry["table"],
+            format=entry["format"],
+            rows=int(entry["rows"]),
+            size=int(entry["size"]),
+            sha256=entry["sha256"],
+        )
+
+
+@dataclass(frozen=True)
+class QueryTag:
+    """Who a statement is for: tenant, dataflow, batch and the Airflow task (docs/contracts.md)."""
+
+    tenant_id: str
+    dataflow: str
+    batch_id: str
+    dag_id: str = ""
+    run_id: str = ""
+    task_id: str = ""
+    step: str = "load"
+
+    @classmethod
+    def from_airflow_env(cls, batch: BatchRef, environ: Mapping[str, str] | None = None) -> QueryTag:
+        """The tag of the running task: Airflow exports AIRFLOW_CTX_* into every task process."""
+        env = os.environ if environ is None else environ
+        return cls(
+            batch.tenant_id,
+            batch.dataflow,
+            batch.batch_id,
+            dag_id=env.get("AIRFLOW_CTX_DAG_ID", ""),
+            run_id=env.get("AIRFLOW_CTX_DAG_RUN_ID", ""),
+            task_id=env.get("AIRFLOW_CTX_TASK_ID", ""),
+        )
+
+    def payload(self) -> dict[str, Any]:
+        """The same keys as dbt's query comment (macros/query_comment.sql), `model` null, plus `step`."""
+        return {
+            "app": "airlock",
+            "tenant_id": self.tenant_id,
+            "dataflow": self.dataflow,
+            "batch_id": self.batch_id,
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "task_id": self.task_id,
+            "model": None,
+            "step": self.step,
+        }
+
+    def json(self) -> str:
+        return json.dumps(self.payload()).replace("*/", "")
+
+    def comment(self) -> str:
+        return f"/* {self.json()} */"
+
+
+def append_comment(sql: str, tag: QueryTag) -> str:
+    """What `Warehouse.tag` does for warehouses that keep comments in their query history."""
+    return f"{sql.rstrip().rstrip(';')}\n{tag.comment()}"
+
+
+@dataclass(frozen=True)
+class BatchLoad:
+    """Everything one load needs: the tenant's space, the batch, its files and where they are."""
+
+    space: TenantSpace
+    batch: BatchRef
+    snapshot_ts: str
+    tables: Mapping[str, Sequence[str]]
+    """Every table of the dataflow and its canonical columns (tables of absent optional files exist, empty)."""
+    files: Sequence[SnapshotFile]
+    raw: Storage
+    workdir: Path
+    tag: QueryTag
+    retention: timedelta = timedelta(days=7)
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def retention_cutoff(self) -> str:
+        """Batches loaded before this instant (ISO, UTC) leave the raw tables with this load."""
+        return (self.loaded_at - self.retention).isoformat()
+
+    def ledger_row(self, rows: Mapping[str, int]) -> tuple[str, ...]:
+        return (
+            self.batch.batch_id,
+            self.snapshot_ts,
+            self.loaded_at.isoformat(),
+            json.dumps(dict(rows), sort_keys=True),
+            self.tag.run_id,
+        )
+
+
+class Warehouse(Protocol):
+    """What the kit needs from a warehouse. One module per warehouse implements it (see __init__)."""
+
+    kind: ClassVar[str]
+
+    @classmethod
+    def from_config(cls, config: WarehouseConfig) -> Warehouse:
+        """Build from the deployment's settings (no connection is opened here)."""
+
+    @staticmethod
+    def dbt_env(creds: WarehouseCredentials) -> dict[str, str]:
+        """The AIRLOCK_<WAREHOUSE>_* variables profiles.yml reads, from a resolved Airflow connection."""
+
+    def ensure_tenant(self, space: TenantSpace) -> None:
+        """Create the tenant's role and schemas if missing, or fail saying who must (idempotent)."""
+
+    def load(self, load: BatchLoad) -> dict[str, int]:
+        """Replace the batch's rows in the raw tables with the snapshot's, in one transaction; rows per table."""
+
+    def tag(self, sql: str, tag: QueryTag) -> str:
+        """`sql` as sent for this tenant and task (its cost-attribution tag attached)."""
+
+
+# -- shared SQL ------------------------------------------------------------------------------------
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ledger_ddl(schema_sql: str) -> str:
+    cols = ", ".join(f"{c} varchar(1024)" for c in LEDGER_COLUMNS)
+    return f"create table if not exists {schema_sql}.{LEDGER} ({cols})"
+
+
+def replace_batch(cursor: Any, schema_sql: str, tables: Sequence[str], load: BatchLoad) -> list[str]:
+    """Delete this batch's rows and those of batches past retention; return the expired batch ids.
+
+    Raw tables stay bounded (rows of the batches loaded within the retention) and exact (a batch's rows
+    are those of its last load only). Runs inside the load's transaction; parameters are `%s` (DB-API format).
+    """
+    cursor.execute(
+        f"select batch_id from {schema_sql}.{LEDGER} where loaded_at < %s and batch_id <> %s",  # noqa: S608
+        (load.retention_cutoff, load.batch.batch_id),
+    )
+    expired = sorted({row[0] for row in cursor.fetchall()})
+    doomed = [load.batch.batch_id, *expired]
+    marks = ", ".join("%s" for _ in doomed)
+    for table in tables:
+        cursor.execute(f"delete from {schema_sql}.{table} where _batch_id in ({marks})", doomed)  # noqa: S608
+    cursor.execute(f"delete from {schema_sql}.{LEDGER} where batch_id in ({marks})", doomed)  # noqa: S608
+    return expired
+
+
+def record_batch(cursor: Any, schema_sql: str, load: BatchLoad, rows: Mapping[str, int]) -> None:
+    marks = ", ".join("%s" for _ in LEDGER_COLUMNS)
+    cursor.execute(f"insert into {schema_sql}.{LEDGER} values ({marks})", load.ledger_row(rows))  # noqa: S608
+
+
+def check_rows(file: SnapshotFile, loaded: int, kind: str) -> None:
+    """The warehouse's parser must see the rows the validator counted: else the two disagree on the file."""
+    if loaded != file.rows:
+        raise SnapshotIntegrityError(
+            f"{file.key}: {kind} loaded {loaded} rows but the validator counted {file.rows}: the warehouse parses "
+            "this file differently (quoting, blank lines, encoding). Nothing was loaded for the batch. Fix the "
+            "file at the source and send the batch again."
+        )
+
+
+# -- reading snapshot files ---------------------------------------------------------------------------
+class VerifiedReader:
+    """Streams a snapshot file from raw storage, hashing what passes; `verify()` at EOF checks the manifest.
+
+    Wherever a file passes through the worker its sha256 is checked: the check happens before the load's
+    transaction commits, so a corrupted or swapped file never reaches a raw table.
+    """
+
+    def __init__(self, raw: Storage, file: SnapshotFile) -> None:
+        self.file = file
+        self._stream: BinaryIO = raw.open_read(file.key)
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = CHUNK) -> bytes:
+        chunk = self._stream.read(n)
+        self._digest.update(chunk)
+        self.size += len(chunk)
+        return chunk
+
+    def chunks(self) -> Iterator[bytes]:
+        while chunk := self.read():
+            yield chunk
+
+    def verify(self) -> None:
+        digest = self._digest.hexdigest()
+        if self.size != self.file.size or digest != self.file.sha256:
+            raise SnapshotIntegrityError(
+                f"{self.file.key}: read {self.size} bytes with sha256 {digest}, but the manifest records "
+                f"{self.file.size} bytes with sha256 {self.file.sha256}. The snapshot was altered after it was "
+                "committed: nothing was loaded. Restore the file from the bucket's versions, or re-deliver the batch."
+            )
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> VerifiedReader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def download_verified(raw: Storage, file: SnapshotFile, dest: Path) -> Path:
+    """Copy a snapshot file to local disk, checking its sha256 against the manifest."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with VerifiedReader(raw, file) as reader, dest.open("wb") as out:
+        for chunk in reader.chunks():
+            out.write(chunk)
+        reader.verify()
+    return dest
+
+
+def parse_header(line: bytes) -> list[str]:
+    """A CSV header line as the validator reads it (UTF-8, BOM dropped, names stripped)."""
+    text = line.decode("utf-8-sig").rstrip("\r\n")
+    return [name.strip() for name in next(csv.reader([text]), [])]
+
+
+def read_header(raw: Storage, file: SnapshotFile, limit: int = 1024 * 1024) -> list[str]:
+    """The header of a CSV snapshot file, reading only its start (for loads that never stream the file)."""
+    with raw.open_read(file.key) as stream:
+        head = b""
+        while len(head) < limit and (chunk := stream.read(64 * 1024)):
+            head += chunk
+            lines = head.removeprefix(BOM).splitlines(keepends=True)
+            first = next((ln for ln in lines if ln.strip(b"\r\n")), None)
+            if first is not None and first.endswith((b"\n", b"\r")):
+                return parse_header(first)
+        return parse_header(head.removeprefix(BOM).strip(b"\r\n"))
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """How a CSV file's columns (by header position) feed a table's canonical columns."""
+
+    header: list[str]
+    columns: Sequence[str]
+
+    @property
+    def positions(self) -> list[int]:
+        """0-based position in the file of each canonical column (the validator made sure all exist)."""
+        missing = [c for c in self.columns if c not in self.header]
+        if missing:
+            raise SnapshotIntegrityError(f"header {self.header} lacks {missing}: the manifest's file changed")
+        return [self.header.index(c) for c in self.columns]
+
+    @property
+    def direct(self) -> bool:
+        """True when the file holds exactly the canonical columns (any order): COPY can take it as is."""
+        return len(self.header) == len(set(self.header)) and set(self.header) == set(self.columns)
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat()
