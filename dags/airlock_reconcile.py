@@ -2,8 +2,9 @@
 
 The SQS watcher deletes a message when it receives it, so a triggerer crash loses it. This sweep
 lists the landing zone, snapshots complete batches that have none, re-emits snapshots no run
-picked up, and raises late-batch alerts. Where the landing zone is a plain folder, it is the only
-trigger.
+picked up (only if Airflow recorded no event for them: the snapshot assets are inlets), raises
+late-batch alerts, and now and then quarantines what lies under no tenant's prefix. Where the
+landing zone is a plain folder, it is the only trigger.
 """
 
 from airflow.sdk import DAG, task
@@ -25,11 +26,12 @@ with DAG(
     catchup=False,
     doc_md=__doc__,
 ):
+    snapshots = [snapshot_asset(flow) for flow in dataflows.values()]
 
-    @task(outlets=[snapshot_asset(flow) for flow in dataflows.values()])
-    def sweep(outlet_events=None, dag=None, run_id=None) -> dict:
+    @task(outlets=snapshots, inlets=snapshots)
+    def sweep(outlet_events=None, inlet_events=None, task=None, dag=None, run_id=None) -> dict:
         from airlock import tasks
 
-        return tasks.reconcile(outlet_events, owner=f"{dag.dag_id}/{run_id}")
+        return tasks.reconcile(outlet_events, f"{dag.dag_id}/{run_id}", inlet_events, task)
 
     sweep()

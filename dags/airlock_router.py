@@ -2,7 +2,8 @@
 
 Scheduled on the `landing` asset, whose AssetWatchers listen on each tenant's SQS queue. Watcher
 events carry no partition key, so this DAG re-emits them as `snapshot/<dataflow>` events keyed
-`<tenant>|<batch_id>`, only for batches it has just snapshotted.
+`<tenant>|<batch_id>`, only for batches it has just snapshotted (a run that commits nothing emits
+nothing). The snapshot assets are inlets too: the run reads back which events Airflow recorded.
 """
 
 from airflow.sdk import DAG, task
@@ -23,11 +24,13 @@ with DAG(
     max_active_runs=8,
     doc_md=__doc__,
 ):
+    snapshots = [snapshot_asset(flow) for flow in dataflows.values()]
 
-    @task(outlets=[snapshot_asset(flow) for flow in dataflows.values()])
-    def route(triggering_asset_events=None, outlet_events=None, dag=None, run_id=None) -> dict:
+    @task(outlets=snapshots, inlets=snapshots)
+    def route(triggering_asset_events=None, outlet_events=None, inlet_events=None, task=None, dag=None, run_id=None):
         from airlock import tasks
 
-        return tasks.route(triggering_asset_events, outlet_events, owner=f"{dag.dag_id}/{run_id}")
+        owner = f"{dag.dag_id}/{run_id}"
+        return tasks.route(triggering_asset_events, outlet_events, owner, inlet_events, task)
 
     route()

@@ -17,6 +17,10 @@ class StorageError(AirlockError):
     """A storage location is unreachable or refused an operation."""
 
 
+class StorageNotFound(StorageError):
+    """The object does not exist (a missing marker is an answer, not a failure)."""
+
+
 class UnsafeKeyError(StorageError):
     """An object key tries to leave its root (`..`, absolute) or carries control characters."""
 

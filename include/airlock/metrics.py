@@ -45,6 +45,9 @@ BATCHES_LATE: Final = "batches.late"
 """gauge: incomplete batches past the contract's deadline (reconcile sweep)."""
 DBT_MODEL_FAILURES: Final = "dbt.model_failures"
 """count: dbt models that errored or failed tests in a run, tag model:<name> (processing DAG)."""
+INTAKE_ERRORS: Final = "intake.errors"
+"""count: exceptions contained to one tenant or batch by the router/reconcile, tag stage:<stage>;
+dataflow `_all` when the whole tenant is concerned (its listing, or its invalid tenant file)."""
 
 METRIC_NAMES: Final = frozenset(
     {
@@ -58,6 +61,7 @@ METRIC_NAMES: Final = frozenset(
         FRESHNESS_SECONDS,
         BATCHES_LATE,
         DBT_MODEL_FAILURES,
+        INTAKE_ERRORS,
     }
 )
 
@@ -212,6 +216,10 @@ class TenantMetrics:
         for name in failed:
             self.dbt_model_failed(name)
         return failed
+
+    def intake_failed(self, stage: str) -> None:
+        """The router or reconcile sweep contained an exception to this tenant (stage: router, sweep, ...)."""
+        self.incr(INTAKE_ERRORS, 1, {"stage": stage})
 
     def freshness(self, seconds: float) -> None:
         self.gauge(FRESHNESS_SECONDS, seconds)

@@ -7,6 +7,7 @@ repeat is harmless (the same keys are written again).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import UTC, datetime
@@ -20,15 +21,50 @@ from airlock.storage import Storage
 log = logging.getLogger(__name__)
 
 UNKNOWN_TENANT_FOLDER = "_unknown"
+REASON_SUFFIX = ".reason.json"
+
+
+MAX_FLAT_NAME = 200
+"""Bytes of a flattened name: one path segment on a disk (255 at most), and room under S3's 1,024."""
+
+
+def flatten(key: str) -> str:
+    """One safe file name for any key: percent-encoded, never '.', '..' or hidden, never too long.
+
+    A name that would be too long keeps its start and gets a hash of the whole key; the original
+    key is always in the `.reason.json` beside it.
+    """
+    # surrogateescape: a folder landing zone may hold file names that are not UTF-8
+    raw = key.encode("utf-8", "surrogateescape")
+    flat = quote(raw, safe="")
+    if flat.startswith("."):  # '.', '..', or a hidden (or airlock temp) file name
+        flat = "%2E" + flat[1:]
+    if flat.endswith(REASON_SUFFIX):  # only reason files end in .reason.json
+        flat = flat.removesuffix(REASON_SUFFIX) + "%2E" + REASON_SUFFIX[1:]
+    if len(flat) > MAX_FLAT_NAME:
+        head = flat[: MAX_FLAT_NAME - 24]
+        head = head[: head.rfind("%")] if "%" in head[-2:] else head  # never cut an escape in two
+        flat = f"{head}~{hashlib.sha256(raw).hexdigest()[:16]}"
+    return flat
 
 
 def quarantine_key(rejection: Rejection) -> str:
-    """Where a rejected file goes. Unsafe keys are flattened into one percent-encoded name."""
+    """Where a rejected file goes: `<tenant or _unknown>/<reason>/<original key>`.
+
+    Only a file of a batch keeps its path (`acme/wrong_columns/acme/orders/20261120/orders.csv`):
+    its depth is fixed by the contract, so two such paths never need a file and a folder at the
+    same place. Every other key (unsafe, no tenant, no batch) is flattened into one percent-encoded
+    name, which holds a '%2F' and so can never be a tenant's folder: on a folder quarantine root,
+    `acme/orders` and later `acme/orders/x` both fit. A key ending in `.reason.json` is flattened
+    too, so that it cannot overwrite another file's reason.
+    """
     tenant = rejection.tenant_id or UNKNOWN_TENANT_FOLDER
-    if rejection.reason is Reason.UNSAFE_KEY or rejection.tenant_id is None:
-        original = quote(rejection.key, safe="")
-    else:
-        original = rejection.key
+    structured = (
+        rejection.batch_id is not None
+        and rejection.reason is not Reason.UNSAFE_KEY
+        and not rejection.key.endswith(REASON_SUFFIX)
+    )
+    original = rejection.key if structured else flatten(rejection.key)
     return f"{tenant}/{rejection.reason.value}/{original}"
 
 
@@ -53,8 +89,9 @@ def quarantine(rejection: Rejection, landing: Storage, store: Storage) -> str:
             raise
         log.info("%s was already moved to quarantine (%s) by a concurrent run", rejection.key, dest)
         return dest
-    store.write_bytes(f"{dest}.reason.json", json.dumps(record, indent=2).encode())
-    landing.delete(rejection.key)
+    store.write_bytes(f"{dest}{REASON_SUFFIX}", json.dumps(record, indent=2).encode())
+    # Only the version that was judged: a file re-uploaded meanwhile stays, to be judged itself.
+    landing.delete(rejection.key, if_etag=rejection.info.etag)
     tenant_metrics = metrics.for_tenant(rejection.tenant_id or UNKNOWN_TENANT_FOLDER, rejection.dataflow or "unknown")
     tenant_metrics.file_quarantined(rejection.reason.value)
     log.warning(

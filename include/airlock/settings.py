@@ -44,6 +44,9 @@ class Settings:
     watcher_long_poll: int = 10
     reconcile_interval: timedelta = timedelta(seconds=30)
     snapshot_grace: timedelta = timedelta(minutes=5)
+    settle_wait: timedelta = timedelta(seconds=30)
+    unknown_prefix_sweep: timedelta = timedelta(minutes=5)
+    emit_ttl: timedelta = timedelta(minutes=30)
     execution_target: ExecutionTarget = "local"
     processing_max_active_runs: int = 4
     statsd_address: str | None = None
@@ -88,6 +91,9 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
             watcher_long_poll=int(environ.get("AIRLOCK_WATCHER_LONG_POLL", "10")),
             reconcile_interval=parse_duration(environ.get("AIRLOCK_RECONCILE_INTERVAL", "30s")),
             snapshot_grace=parse_duration(environ.get("AIRLOCK_SNAPSHOT_GRACE", "5m")),
+            settle_wait=parse_duration(environ.get("AIRLOCK_SETTLE_WAIT", "30s")),
+            unknown_prefix_sweep=parse_duration(environ.get("AIRLOCK_UNKNOWN_PREFIX_SWEEP", "5m")),
+            emit_ttl=parse_duration(environ.get("AIRLOCK_EMIT_TTL", "30m")),
             execution_target=target,  # type: ignore[arg-type]
             processing_max_active_runs=int(environ.get("AIRLOCK_PROCESSING_MAX_ACTIVE_RUNS", "4")),
             statsd_address=environ.get("AIRLOCK_STATSD_ADDRESS") or None,

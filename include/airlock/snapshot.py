@@ -3,7 +3,9 @@
 Layout under the raw root (docs/contracts.md):
     <tenant>/<dataflow>/<batch>/_SNAPSHOT.json           the claim: fixes snapshot_ts
     <tenant>/<dataflow>/<batch>/<snapshot_ts>/<file>      the copies
+    <tenant>/<dataflow>/<batch>/<snapshot_ts>/_control/<name>   the tenant's control file, if any
     <tenant>/<dataflow>/<batch>/<snapshot_ts>/_MANIFEST.json   the commit
+    <tenant>/<dataflow>/<batch>/_EMITTED.json            the last emission of the batch's event
 
 Idempotency uses conditional writes (S3 `If-None-Match: *`, an atomic link on disk), not a lock:
 the claim makes every concurrent snapshotter copy into the same folder, and only the writer
@@ -17,14 +19,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from airlock.landing import Arrival, BatchFiles, BatchRef
-from airlock.storage import Storage, read_json, write_json
+from airlock.landing import Arrival, BatchFiles, BatchRef, ControlFile
+from airlock.storage import ObjectInfo, Storage, read_json, write_json
 from airlock.validation import FileFacts
 
 SNAPSHOT_MARKER = "_SNAPSHOT.json"
 MANIFEST = "_MANIFEST.json"
 RUN_MARKER = "_RUN.json"
 DONE_MARKER = "_DONE.json"
+EMITTED_MARKER = "_EMITTED.json"
+CONTROL_FOLDER = "_control"
 
 
 def snapshot_ts(now: datetime | None = None) -> str:
@@ -82,12 +86,44 @@ def _file_entry(arrival: Arrival, facts: FileFacts, prefix: str) -> dict[str, An
         "table": arrival.contract.table,
         "format": arrival.contract.format.value,
         "landing_key": arrival.key,
+        "landing_etag": arrival.info.etag,
         "key": f"{prefix}{arrival.file}",
         "size": facts.size,
         "sha256": facts.sha256,
         "rows": facts.rows,
         "last_modified": arrival.info.last_modified.isoformat(),
     }
+
+
+def _control_entry(control: ControlFile, facts: FileFacts, prefix: str) -> dict[str, Any]:
+    return {
+        "file": control.file,
+        "landing_key": control.key,
+        "landing_etag": control.info.etag,
+        "key": f"{prefix}{CONTROL_FOLDER}/{control.file}",
+        "size": facts.size,
+        "sha256": facts.sha256,
+        "last_modified": control.info.last_modified.isoformat(),
+    }
+
+
+def is_snapshotted(info: ObjectInfo, entry: dict[str, Any] | None) -> bool:
+    """Whether a landing object is the very version a manifest entry recorded (not a re-upload)."""
+    if entry is None:
+        return False
+    if info.etag and entry.get("landing_etag"):
+        return bool(info.etag == entry["landing_etag"])
+    try:
+        recorded = datetime.fromisoformat(str(entry.get("last_modified")))
+    except ValueError:
+        return False
+    return info.size == entry.get("size") and info.last_modified == recorded
+
+
+def snapshotted_objects(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """landing key -> manifest entry, for the data files and the control files of a snapshot."""
+    entries = [*manifest.get("files", []), *manifest.get("control_files", [])]
+    return {e["landing_key"]: e for e in entries if isinstance(e, dict) and "landing_key" in e}
 
 
 def take_snapshot(
@@ -99,6 +135,7 @@ def take_snapshot(
     kms_key_id: str | None = None,
     now: datetime | None = None,
     owner: str | None = None,
+    completion: str = "",
 ) -> Snapshot:
     """Copy a complete, validated batch under the raw root; a repeat is a no-op.
 
@@ -118,6 +155,10 @@ def take_snapshot(
     for arrival in sorted(files.arrivals, key=lambda a: a.key):
         raw.copy_from(landing, arrival.key, f"{prefix}{arrival.file}", kms_key_id=kms_key_id)
         entries.append(_file_entry(arrival, facts[arrival.key], prefix))
+    controls = []
+    for control in sorted(files.controls, key=lambda c: c.key):
+        raw.copy_from(landing, control.key, f"{prefix}{CONTROL_FOLDER}/{control.file}", kms_key_id=kms_key_id)
+        controls.append(_control_entry(control, facts[control.key], prefix))
     manifest = {
         "tenant_id": batch.tenant_id,
         "dataflow": batch.dataflow,
@@ -127,7 +168,9 @@ def take_snapshot(
         "committed_by": owner,
         "first_arrival": files.first_arrival.isoformat() if files.first_arrival else None,
         "last_arrival": files.last_arrival.isoformat() if files.last_arrival else None,
+        "completion": completion,
         "files": entries,
+        "control_files": controls,
         "total_bytes": sum(e["size"] for e in entries),
         "total_rows": sum(e["rows"] for e in entries),
     }

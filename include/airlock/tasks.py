@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airlock.assets import snapshot_asset
+from airlock.emissions import InletEventLedger, emit
 from airlock.events import parse_trigger_extras
-from airlock.intake import Intake, IntakeReport
+from airlock.intake import Intake, IntakeFailed, IntakeReport, unknown_prefix_sweep_due
 from airlock.landing import BatchRef
 from airlock.metrics import metrics
 from airlock.observability.logs import batch_context
@@ -22,7 +22,7 @@ from airlock.observability.status import emit_status_metrics, status_from_settin
 from airlock.processing import RunPlan, plan_run, record_done
 from airlock.settings import Settings, load_settings
 from airlock.snapshot import read_claim, read_manifest
-from airlock.storage import S3Storage, open_storage
+from airlock.storage import open_storage
 from airlock.tenants import Registry, load_registry
 from airlock.warehouse import load_snapshot, load_warehouse_config
 
@@ -30,53 +30,70 @@ log = logging.getLogger(__name__)
 
 
 def _registry(settings: Settings) -> Registry:
-    return load_registry(settings.tenants_dir, settings.dataflows_dir)
+    # Not strict: a tenant whose file is invalid is disabled (Registry.disabled), the others work.
+    return load_registry(settings.tenants_dir, settings.dataflows_dir, strict=False)
 
 
-def _intake(settings: Settings, registry: Registry, owner: str) -> Intake:
+def _intake(settings: Settings, registry: Registry, owner: str, inlet_events: Any = None) -> Intake:
     return Intake(
         registry,
         open_storage(settings.landing_url),
         open_storage(settings.raw_url),
         open_storage(settings.quarantine_url),
         snapshot_grace=settings.snapshot_grace,
+        emit_ttl=settings.emit_ttl,
+        settle_wait=settings.settle_wait,
         owner=owner,
+        ledger=InletEventLedger(inlet_events, registry) if inlet_events is not None else None,
     )
 
 
-def _emit(report: IntakeReport, registry: Registry, outlet_events: Any) -> None:
-    """One partitioned asset event per newly complete batch: `snapshot/<dataflow>`, key `tenant|batch`."""
-    for flow in registry.dataflows.values():
-        if keys := report.emitted(flow.dataflow):
-            outlet_events[snapshot_asset(flow)].add_partitions(keys)
-            log.info("emitted %s for %s", flow.asset_name, keys)
+def _emit(report: IntakeReport, registry: Registry, outlet_events: Any, task: Any = None) -> None:
+    """One partitioned asset event per newly complete batch, and no event at all for the others."""
+    emit(report, registry, outlet_events, task)
 
 
 def _summary(report: IntakeReport, **extra: Any) -> dict[str, Any]:
+    """The run's XCom, and its verdict: failures that stopped everything fail the task (so it retries).
+
+    A run that emitted something succeeds even if a tenant failed: failing it would drop the other
+    tenants' events with it. The failure is logged, counted and alerted (airlock.intake.errors).
+    """
     states: dict[str, int] = {}
     for outcome in report.outcomes:
         states[outcome.state] = states.get(outcome.state, 0) + 1
-    return {"emitted": report.partition_keys, "quarantined": report.quarantined, "batch_states": states, **extra}
+    summary = {
+        "emitted": report.partition_keys,
+        "quarantined": report.quarantined,
+        "after_snapshot": report.after_snapshot,
+        "batch_states": states,
+        "failures": [f"{f.tenant_id}/{f.dataflow} {f.stage}: {f.error}" for f in report.failures],
+        "disabled_tenants": report.disabled,
+        **extra,
+    }
+    if report.failures and not report.partition_keys:
+        raise IntakeFailed(f"{len(report.failures)} failure(s), nothing emitted:\n" + "\n".join(summary["failures"]))
+    return summary
 
 
-def route(triggering_asset_events: Any, outlet_events: Any, owner: str) -> dict[str, Any]:
+def route(
+    triggering_asset_events: Any, outlet_events: Any, owner: str, inlet_events: Any = None, task: Any = None
+) -> dict[str, Any]:
     """Router: turn the SQS hints behind this run into snapshots and processing events.
 
     `owner` is `<dag_id>/<run_id>`: a retry of this task re-emits what an earlier try committed.
     """
     settings = load_settings()
     registry = _registry(settings)
-    intake = _intake(settings, registry, owner)
-    extras = [event.extra for events in triggering_asset_events.values() for event in events]
+    intake = _intake(settings, registry, owner, inlet_events)
+    extras = [event.extra for events in (triggering_asset_events or {}).values() for event in events]
     parsed = parse_trigger_extras(extras)
     if parsed.hints:
-        landing = intake.landing
-        bucket = landing.bucket if isinstance(landing, S3Storage) else None
-        report = intake.handle_hints(parsed.unique_hints(), bucket=bucket)
+        report = intake.handle_hints(parsed.unique_hints())
     else:
         log.info("no hints in this run's events (manual trigger or test events): sweeping instead")
         report = intake.sweep()
-    _emit(report, registry, outlet_events)
+    _emit(report, registry, outlet_events, task)
     return _summary(
         report,
         hints=len(parsed.hints),
@@ -85,17 +102,24 @@ def route(triggering_asset_events: Any, outlet_events: Any, owner: str) -> dict[
     )
 
 
-def reconcile(outlet_events: Any, owner: str) -> dict[str, Any]:
-    """Reconcile sweep: the landing zone is the truth, so catch whatever hints were lost."""
+def reconcile(outlet_events: Any, owner: str, inlet_events: Any = None, task: Any = None) -> dict[str, Any]:
+    """Reconcile sweep: the landing zone is the truth, so catch whatever hints were lost.
+
+    Every `AIRLOCK_UNKNOWN_PREFIX_SWEEP` it also quarantines what lies under no tenant's prefix.
+    """
     settings = load_settings()
     registry = _registry(settings)
-    report = _intake(settings, registry, owner).sweep(sorted(registry.tenants))
-    _emit(report, registry, outlet_events)
+    unknown = unknown_prefix_sweep_due(datetime.now(UTC), settings.unknown_prefix_sweep, settings.reconcile_interval)
+    report = _intake(settings, registry, owner, inlet_events).sweep(unknown_prefixes=unknown)
+    _emit(report, registry, outlet_events, task)
     late = [o.batch.partition_key for o in report.outcomes if o.state == "late"]
-    # Freshness and late-batch gauges for every tenant x dataflow, so a tenant that stops
-    # delivering shows a growing freshness series rather than "no data".
-    emit_status_metrics(status_from_settings(), metrics)
-    return _summary(report, late=late)
+    try:
+        # Freshness and late-batch gauges for every tenant x dataflow, so a tenant that stops
+        # delivering shows a growing freshness series rather than "no data".
+        emit_status_metrics(status_from_settings(), metrics)
+    except Exception:  # the gauges must never cost the sweep its events
+        log.exception("could not compute the status gauges")
+    return _summary(report, late=late, unknown_prefixes_swept=unknown)
 
 
 def claim(

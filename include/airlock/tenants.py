@@ -7,6 +7,7 @@ Everything is validated once, here, and errors name the file, the field and the 
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 import re
 from datetime import timedelta
@@ -19,6 +20,8 @@ import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from airlock.errors import RegistryError
+
+log = logging.getLogger(__name__)
 
 IDENTIFIER = r"^[a-z][a-z0-9_]{1,31}$"
 """Tenant ids, dataflow and table names: they become S3 prefixes, schema, IAM and queue names."""
@@ -103,13 +106,70 @@ class FileContract(_Strict):
     def matches(self, file_name: str) -> bool:
         return fnmatch.fnmatchcase(file_name, self.pattern)
 
+    @property
+    def is_glob(self) -> bool:
+        """Whether several files of a batch can match (then only a rule tells when the last one is in)."""
+        return any(ch in self.pattern for ch in "*?[")
+
+
+CompletionRule = Literal["settle", "control_file", "count"]
+DEFAULT_SETTLE = timedelta(minutes=5)
+RESERVED_FILE_NAMES = frozenset({"_MANIFEST.json", "_SNAPSHOT.json", "_RUN.json", "_DONE.json", "_EMITTED.json"})
+
+
+class Completion(_Strict):
+    """When a batch is complete: the rule, and the one setting it takes (docs/tenants.md#completion).
+
+    - settle (the default): every required file is in and no file arrived for `settle`; at once
+      when every file the contract names is in and none is a glob (nothing more can come);
+    - control_file: the tenant uploads `control_file` last (`_SUCCESS`); with `manifest: true`
+      it lists the batch's files and their sha256, and the batch is exactly those files;
+    - count: `expected` files per table (a table not listed: 1 if required, 0 if optional).
+    """
+
+    rule: CompletionRule = "settle"
+    settle: timedelta = DEFAULT_SETTLE
+    control_file: str = "_SUCCESS"
+    manifest: bool = False
+    expected: dict[str, Annotated[int, Field(ge=0, le=10_000)]] = Field(default_factory=dict)
+
+    @field_validator("settle", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("control_file")
+    @classmethod
+    def _control_name(cls, value: str) -> str:
+        if not value or "/" in value or value in (".", "..") or any(ch in value for ch in "*?["):
+            raise ValueError("the control file is one exact file name: no '/', no glob characters")
+        if value in RESERVED_FILE_NAMES:
+            raise ValueError(f"{value} is a name airlock writes itself; choose another, e.g. _SUCCESS")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_fit_the_rule(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        rule = data.get("rule", "settle")
+        allowed = {"settle": {"settle"}, "control_file": {"control_file", "manifest"}, "count": {"expected"}}
+        if rule in allowed and (stray := sorted(set(data) - {"rule"} - allowed[rule])):
+            raise ValueError(f"{stray} do not apply to rule {rule!r}; it takes {sorted(allowed[rule])}")
+        if rule == "count" and not data.get("expected"):
+            raise ValueError("rule 'count' needs `expected`, e.g. expected: {stock: 2}")
+        if rule == "settle" and "settle" in data and parse_duration(data["settle"]) < timedelta(0):
+            raise ValueError("settle must not be negative")
+        return data
+
 
 class DataflowContract(_Strict):
-    """How one tenant delivers one dataflow: key layout, deadline and files."""
+    """How one tenant delivers one dataflow: key layout, deadline, files and when a batch is complete."""
 
     key_pattern: str = DEFAULT_KEY_PATTERN
     deadline: timedelta = timedelta(hours=2)
     files: list[FileContract] = Field(min_length=1)
+    completion: Completion = Completion()
 
     @field_validator("deadline", mode="before")
     @classmethod
@@ -136,6 +196,27 @@ class DataflowContract(_Strict):
             raise ValueError(f"each table is delivered by one file; {duplicated} appear twice")
         return self
 
+    @model_validator(mode="after")
+    def _completion_fits_the_files(self) -> DataflowContract:
+        rule = self.completion
+        by_table = {f.table: f for f in self.files}
+        if rule.rule == "count":
+            if unknown := sorted(set(rule.expected) - set(by_table)):
+                raise ValueError(f"completion.expected names {unknown}, which are not tables of this contract")
+            if fixed := sorted(t for t, n in rule.expected.items() if n > 1 and not by_table[t].is_glob):
+                raise ValueError(
+                    f"completion.expected asks for several files of {fixed}, whose pattern names one file; "
+                    "use a glob pattern (stock_*.csv) or expect 1"
+                )
+            if zero := sorted(t for t, n in rule.expected.items() if n == 0 and by_table[t].required):
+                raise ValueError(f"completion.expected is 0 for required table(s) {zero}; expect at least 1")
+        if rule.rule == "control_file" and (clash := [f.pattern for f in self.files if f.matches(rule.control_file)]):
+            raise ValueError(
+                f"the control file {rule.control_file!r} matches the file pattern(s) {clash}: it would be "
+                "read as data. Choose a name no pattern matches, e.g. _SUCCESS"
+            )
+        return self
+
     @cached_property
     def key_regex(self) -> re.Pattern[str]:
         return re.compile(self.key_pattern)
@@ -143,6 +224,14 @@ class DataflowContract(_Strict):
     @property
     def required_tables(self) -> frozenset[str]:
         return frozenset(f.table for f in self.files if f.required)
+
+    def expected_count(self, table: str) -> int:
+        """Files of `table` the count rule waits for (1 for a required table it does not list, else 0)."""
+        default = 1 if any(f.table == table and f.required for f in self.files) else 0
+        return self.completion.expected.get(table, default)
+
+    def is_control_file(self, file_name: str) -> bool:
+        return self.completion.rule == "control_file" and file_name == self.completion.control_file
 
     def contract_for(self, file_name: str) -> FileContract | None:
         return next((f for f in self.files if f.matches(file_name)), None)
@@ -163,6 +252,8 @@ class Registry(BaseModel):
 
     tenants: dict[str, Tenant]
     dataflows: dict[str, Dataflow]
+    disabled: dict[str, str] = Field(default_factory=dict)
+    """Tenants whose file is invalid: tenant id -> the error. Their landing files wait, untouched."""
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.tenants.get(tenant_id)
@@ -192,7 +283,7 @@ def _fix_hint(err: Any) -> str:
         return "use lowercase letters, digits and '_', starting with a letter (2-32 chars)"
     if kind.startswith("enum") or kind == "literal_error":
         return "use one of the values listed"
-    return "correct the value as described"
+    return "correct the value as described in docs/tenants.md"
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -216,10 +307,12 @@ def _load_model(path: Path, model: type[BaseModel]) -> Any:
 def _cross_check(path: Path, tenant: Tenant, dataflows: dict[str, Dataflow]) -> list[str]:
     problems = []
     if tenant.tenant_id != path.stem:
-        problems.append(
-            f"tenant_id: {tenant.tenant_id!r} differs from the file name. Fix: rename the file "
-            f"to {tenant.tenant_id}.yaml or correct tenant_id."
-        )
+        taken = path.with_name(f"{tenant.tenant_id}{TENANT_SUFFIX}")
+        if taken.exists():  # a copied file: renaming it onto the original is never the fix
+            fix = f"set tenant_id: {path.stem} ({taken.name} already holds tenant {tenant.tenant_id!r})"
+        else:
+            fix = f"rename the file to {taken.name} or set tenant_id: {path.stem}"
+        problems.append(f"tenant_id: {tenant.tenant_id!r} differs from the file name. Fix: {fix}.")
     for name, contract in tenant.dataflows.items():
         flow = dataflows.get(name)
         if flow is None:
@@ -243,6 +336,21 @@ def _cross_check(path: Path, tenant: Tenant, dataflows: dict[str, Dataflow]) -> 
     return problems
 
 
+TENANT_SUFFIX = ".yaml"
+
+
+def _misnamed(path: Path) -> str | None:
+    """A file that looks like a tenant file but would be skipped (`acme.yml`, `acme.YAML`): say why."""
+    if path.name.startswith(("_", ".")) or path.suffix == TENANT_SUFFIX or path.suffix.lower() not in (".yml", ".yaml"):
+        return None
+    proper = path.with_name(path.stem + TENANT_SUFFIX)
+    if proper.exists():
+        return (
+            f"{path}: ignored, tenant files end in {TENANT_SUFFIX} and {proper.name} exists. Fix: delete {path.name}."
+        )
+    return f"{path}: tenant files end in {TENANT_SUFFIX}. Fix: rename it to {proper.name}."
+
+
 def tenant_ids(tenants_dir: Path) -> list[str]:
     """The registered tenant ids, from file names alone: cheap enough for DAG parse time.
 
@@ -250,7 +358,11 @@ def tenant_ids(tenants_dir: Path) -> list[str]:
     per tenant) uses this listing; the contents are validated at run time by `load_registry`.
     """
     with os.scandir(tenants_dir) as entries:
-        return sorted(e.name[:-5] for e in entries if e.name.endswith(".yaml") and not e.name.startswith("_"))
+        return sorted(
+            e.name.removesuffix(TENANT_SUFFIX)
+            for e in entries
+            if e.name.endswith(TENANT_SUFFIX) and not e.name.startswith(("_", "."))
+        )
 
 
 def load_dataflows(dataflows_dir: Path) -> dict[str, Dataflow]:
@@ -266,23 +378,40 @@ def load_dataflows(dataflows_dir: Path) -> dict[str, Dataflow]:
     return flows
 
 
-def load_registry(tenants_dir: Path, dataflows_dir: Path) -> Registry:
-    """Read and cross-check every tenant and dataflow; raise RegistryError listing every problem."""
+def _load_tenant(path: Path, dataflows: dict[str, Dataflow]) -> Tenant:
+    tenant: Tenant = _load_model(path, Tenant)
+    if found := _cross_check(path, tenant, dataflows):
+        raise RegistryError(f"{path}: {len(found)} problem(s)\n" + "\n".join(f"  - {p}" for p in found))
+    return tenant
+
+
+def load_registry(tenants_dir: Path, dataflows_dir: Path, *, strict: bool = True) -> Registry:
+    """Read and cross-check every tenant and dataflow.
+
+    strict (CLI checks, CI, Terraform's view): raise RegistryError listing every problem.
+    Not strict (the DAGs' tasks, status): a tenant whose file is invalid is *disabled*, its error in
+    `Registry.disabled`, and every other tenant works. One tenant's typo must not stop the others.
+    A dataflow file's error still raises: it shapes DAGs every subscribed tenant shares.
+    """
     dataflows = load_dataflows(dataflows_dir)
     tenants: dict[str, Tenant] = {}
-    problems: list[str] = []
-    for path in sorted(tenants_dir.glob("*.yaml")):
-        if path.name.startswith("_"):
+    problems: dict[str, str] = {}
+    for path in sorted(tenants_dir.iterdir()):
+        if problem := _misnamed(path):
+            problems.setdefault(path.stem, problem)
+            continue
+        if path.suffix != TENANT_SUFFIX or path.name.startswith(("_", ".")):
             continue
         try:
-            tenant: Tenant = _load_model(path, Tenant)
+            tenants[path.stem] = _load_tenant(path, dataflows)
         except RegistryError as exc:
-            problems.append(str(exc))
-            continue
-        if found := _cross_check(path, tenant, dataflows):
-            problems.append(f"{path}: {len(found)} problem(s)\n" + "\n".join(f"  - {p}" for p in found))
-            continue
-        tenants[tenant.tenant_id] = tenant
-    if problems:
-        raise RegistryError("\n".join(problems))
-    return Registry(tenants=tenants, dataflows=dataflows)
+            problems[path.stem] = str(exc)
+    strays = [text for tenant_id, text in problems.items() if tenant_id in tenants]  # acme.yml beside acme.yaml
+    problems = {tenant_id: text for tenant_id, text in problems.items() if tenant_id not in tenants}
+    if (problems or strays) and strict:
+        raise RegistryError("\n".join([*problems.values(), *strays]))
+    for text in strays:
+        log.warning("%s", text)
+    for tenant_id, text in problems.items():
+        log.error("tenant %s is disabled until its file is fixed:\n%s", tenant_id, text)
+    return Registry(tenants=tenants, dataflows=dataflows, disabled=problems)

@@ -15,7 +15,13 @@ from airlock.storage import write_json
 from ..conftest import CUSTOMERS_CSV, ORDERS_CSV
 
 BATCH = BatchRef("acme", "orders", "20261120")
-KEYS = {"acme/orders/20261120/orders.csv": ORDERS_CSV, "acme/orders/20261120/customers.csv": CUSTOMERS_CSV}
+REFUNDS = '{"order_id": 1, "refunded_at": "x", "amount": 1}\n'
+# Every file acme's orders contract names: the default completion rule completes the batch at once.
+KEYS = {
+    "acme/orders/20261120/orders.csv": ORDERS_CSV,
+    "acme/orders/20261120/customers.csv": CUSTOMERS_CSV,
+    "acme/orders/20261120/refunds.jsonl": REFUNDS,
+}
 
 
 def intake(registry, zone, now=None, grace=timedelta(minutes=5)) -> Intake:
@@ -36,9 +42,13 @@ def test_waits_until_complete_then_snapshots_once(registry, zone):
     assert [(o.state, o.detail) for o in first.outcomes] == [("waiting", "waiting for ['customers']")]
     zone.put("acme/orders/20261120/customers.csv", CUSTOMERS_CSV)
     second = intake(registry, zone).handle_hints(hints("acme/orders/20261120/customers.csv"))
-    assert second.partition_keys == ["acme|20261120"]
+    assert [o.state for o in second.outcomes] == ["settling"]  # refunds is optional: it may still come
+    settled = datetime.now(UTC) + timedelta(minutes=6)
+    third = intake(registry, zone, now=settled).handle_hints(hints("acme/orders/20261120/customers.csv"))
+    assert third.partition_keys == ["acme|20261120"]
     manifest = read_manifest(zone.raw, BATCH)
     assert {f["file"]: f["rows"] for f in manifest["files"]} == {"orders.csv": 2, "customers.csv": 2}
+    assert manifest["completion"] == "no file arrived for 0:05:00"
     assert all(len(f["sha256"]) == 64 for f in manifest["files"])
     assert len(snapshot_folders(zone)) == 1
 
@@ -59,6 +69,7 @@ def test_duplicates_and_shuffled_hints_emit_exactly_once(registry, zone):
 def test_bad_file_is_quarantined_with_reason_and_other_tenants_go_on(registry, zone):
     zone.put("acme/orders/20261120/orders.csv", "order_id,amount\n1,2\n")  # lacks columns
     zone.put("acme/orders/20261120/customers.csv", CUSTOMERS_CSV)
+    zone.put("acme/orders/20261120/refunds.jsonl", REFUNDS)
     zone.put("initech/inventory/20261120/stock_eu.csv", "warehouse_id,sku,quantity,counted_at\nw1,s1,3,2026\n")
     report = intake(registry, zone).sweep()
     assert report.partition_keys == ["initech|20261120"]
@@ -77,7 +88,7 @@ def test_bad_file_is_quarantined_with_reason_and_other_tenants_go_on(registry, z
 def test_unknown_tenant_and_unsafe_keys_are_quarantined_under_unknown(registry, zone):
     zone.put("hooli/orders/1/orders.csv", "x")
     zone.put("acme/orders/20261120/ord\x07.csv", "x")
-    report = intake(registry, zone).sweep()
+    report = intake(registry, zone).sweep(unknown_prefixes=True)
     assert sorted(report.quarantined) == [
         "_unknown/unknown_tenant/hooli%2Forders%2F1%2Forders.csv",
         "_unknown/unsafe_key/acme%2Forders%2F20261120%2Ford%07.csv",
@@ -126,6 +137,8 @@ def test_lost_emission_is_recovered_once_processing_never_started(registry, zone
         zone.put(key, data)
     assert intake(registry, zone).sweep().partition_keys == ["acme|20261120"]
     later = datetime.now(UTC) + timedelta(minutes=10)
+    assert intake(registry, zone, now=later).sweep().partition_keys == []  # emitted 10 min ago: maybe queued
+    later = datetime.now(UTC) + timedelta(minutes=31)
     assert intake(registry, zone, now=later).sweep().partition_keys == ["acme|20261120"]  # no run ever started
     zone.raw.write_bytes(BATCH.raw_prefix + RUN_MARKER, b"{}")
     assert intake(registry, zone, now=later).sweep().partition_keys == []  # a run started: leave it alone
@@ -144,7 +157,8 @@ def test_every_landed_file_is_snapshotted_or_quarantined(registry, zone):
     }
     for key, data in files.items():
         zone.put(key, data)
-    intake(registry, zone).sweep()
+    settled = datetime.now(UTC) + timedelta(minutes=6)  # acme's batch lacks its optional refunds (bad)
+    intake(registry, zone, now=settled).sweep(unknown_prefixes=True)
     snapshotted = {
         f["landing_key"]
         for b in (BATCH, BatchRef("globex", "orders", "b1"))

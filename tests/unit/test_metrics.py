@@ -39,7 +39,8 @@ def test_every_metric_goes_out_with_its_name_value_and_tenant_tags(listener: Sta
     acme.dbt_model_failed("fct_orders")
     acme.freshness(120)
     acme.late_batches(0)
-    got = listener.wait_for(lambda d: len(d) == 10)
+    acme.intake_failed("sweep")
+    got = listener.wait_for(lambda d: len(d) == 11)
     client.close()
 
     by_name = {d.name: d for d in got}
@@ -55,6 +56,7 @@ def test_every_metric_goes_out_with_its_name_value_and_tenant_tags(listener: Sta
         m.DBT_MODEL_FAILURES: (1, "c", {"model": "fct_orders"}),
         m.FRESHNESS_SECONDS: (120, "g", {}),
         m.BATCHES_LATE: (0, "g", {}),
+        m.INTAKE_ERRORS: (1, "c", {"stage": "sweep"}),
     }
     for name, (value, kind, extra) in expected.items():
         d = by_name[m.full_name(name)]

@@ -33,6 +33,7 @@ MANIFEST_MARKER = "_MANIFEST.json"
 RUN_MARKER = "_RUN.json"
 DONE_MARKER = "_DONE.json"
 REASON_SUFFIX = ".reason.json"
+AFTER_SNAPSHOT_REASON = "after_snapshot"
 _BATCH_MARKERS = frozenset({SNAPSHOT_MARKER, RUN_MARKER, DONE_MARKER})
 _LIST_THREADS = 16
 
@@ -45,6 +46,7 @@ class _Batch:
     tables: set[str] = field(default_factory=set)
     files: int = 0
     quarantined: set[str] = field(default_factory=set)
+    after_snapshot: set[str] = field(default_factory=set)
     markers: dict[str, ObjectInfo] = field(default_factory=dict)
     snapshot_ts: str | None = None
     first_seen: datetime | None = None
@@ -81,6 +83,13 @@ class BatchStatus:
     freshness_seconds: float | None = None
     late_batches: int = 0
     """Batches of this tenant x dataflow (not only this one) incomplete past the deadline."""
+    after_snapshot_files: int = 0
+    """Files of this batch that landed after its snapshot (quarantined `after_snapshot`): it ran without them."""
+
+    @property
+    def incomplete_delivered(self) -> bool:
+        """The batch was processed, but the tenant delivered more of it afterwards (see after_snapshot_files)."""
+        return self.after_snapshot_files > 0
 
     @property
     def label(self) -> str:
@@ -94,6 +103,7 @@ class BatchStatus:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["label"] = self.label
+        data["incomplete_delivered"] = self.incomplete_delivered
         for key in ("first_seen", "last_activity", "last_success_at"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
@@ -217,6 +227,8 @@ class StatusCollector:
                 continue
             batch = self._batch(tenant_id, dataflow, match.group("batch_id"))
             batch.quarantined.add(original)
+            if parts[1] == AFTER_SNAPSHOT_REASON:
+                batch.after_snapshot.add(original)
             batch.touch(info.last_modified)
 
     def scan(self) -> None:
@@ -258,6 +270,7 @@ class StatusCollector:
             files_present=len(required) if batch.markers else len(batch.tables & required),
             files_required=len(required),
             quarantined=len(batch.quarantined),
+            after_snapshot_files=len(batch.after_snapshot),
             first_seen=batch.first_seen,
             last_activity=batch.last_activity,
             age_seconds=(now - batch.last_activity).total_seconds() if batch.last_activity else None,
@@ -386,7 +399,8 @@ def status_from_settings(**kwargs: Any) -> list[BatchStatus]:
     from airlock.tenants import load_registry
 
     settings = load_settings()
-    registry = load_registry(settings.tenants_dir, settings.dataflows_dir)
+    # Not strict: a tenant with an invalid file is in `registry.disabled`, the others still show.
+    registry = load_registry(settings.tenants_dir, settings.dataflows_dir, strict=False)
     kwargs.setdefault("airflow_url", default_airflow_url())
     return collect_status(
         registry,
