@@ -33,7 +33,7 @@ from airlock.landing import (
     Arrival,
     BatchFiles,
     BatchRef,
-    ControlFile,
+    Landed,
     Reason,
     Rejection,
     classify,
@@ -240,7 +240,7 @@ class Intake:
                 log.info("hint for %r: not in the landing zone (already handled, or never landed)", key)
                 continue
             result = classify(info, self.registry)
-            if isinstance(result, Arrival | ControlFile):
+            if isinstance(result, Landed):
                 ref = result.batch
             elif result.tenant_id and result.dataflow and result.batch_id:
                 ref = BatchRef(result.tenant_id, result.dataflow, result.batch_id)
@@ -415,7 +415,7 @@ class Intake:
         return outcome
 
     @staticmethod
-    def _reject(item: Arrival | ControlFile, reason: Reason, detail: str) -> Rejection:
+    def _reject(item: Landed, reason: Reason, detail: str) -> Rejection:
         batch = item.batch
         return Rejection(item.info, reason, detail, batch.tenant_id, batch.dataflow, batch.batch_id)
 
@@ -467,7 +467,7 @@ class Intake:
             return Outcome(batch, "snapshot_in_progress", f"claimed {age} ago")
         outcome = Outcome(batch, "already_snapshotted")
         entries = snapshotted_objects(manifest)
-        items: list[Arrival | ControlFile] = [*files.arrivals, *files.controls]
+        items: list[Landed] = [*files.arrivals, *files.controls]
         late = [i for i in items if not is_snapshotted(i.info, entries.get(i.key))]
         handled = [i for i in items if is_snapshotted(i.info, entries.get(i.key))]
         self._quarantine_all(files.rejections, outcome)
@@ -487,7 +487,7 @@ class Intake:
             log.warning("batch %s: %s", batch.partition_key, outcome.detail)
         return outcome
 
-    def _after_snapshot(self, late: list[Arrival | ControlFile], manifest: dict, outcome: Outcome) -> None:
+    def _after_snapshot(self, late: list[Landed], manifest: dict, outcome: Outcome) -> None:
         """Files of a batch that landed after its snapshot: quarantined, alerted, shown by `airlock status`."""
         batch = outcome.batch
         detail = (
@@ -500,7 +500,7 @@ class Intake:
         if late:
             log.error("batch %s is incomplete-delivered: %s %s", batch.partition_key, outcome.after_snapshot, detail)
 
-    def _hand_over(self, handled: list[Arrival | ControlFile], outcome: Outcome) -> None:
+    def _hand_over(self, handled: list[Landed], outcome: Outcome) -> None:
         """Processing has claimed the batch: its landing files live on in the snapshot, so they leave landing.
 
         Only the very versions the manifest recorded are deleted (conditional on their ETag): a

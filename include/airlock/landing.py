@@ -52,12 +52,11 @@ class BatchRef:
 
 
 @dataclass(frozen=True)
-class Arrival:
-    """A landed file that fits its tenant's contract (by name; contents are checked later)."""
+class Landed:
+    """A landed object placed in a batch of its tenant's contract."""
 
     batch: BatchRef
     file: str
-    contract: FileContract
     info: ObjectInfo
 
     @property
@@ -66,16 +65,15 @@ class Arrival:
 
 
 @dataclass(frozen=True)
-class ControlFile:
+class Arrival(Landed):
+    """A landed file that fits its tenant's contract (by name; contents are checked later)."""
+
+    contract: FileContract
+
+
+@dataclass(frozen=True)
+class ControlFile(Landed):
     """The batch's control file (`_SUCCESS` or a manifest), under the control_file completion rule."""
-
-    batch: BatchRef
-    file: str
-    info: ObjectInfo
-
-    @property
-    def key(self) -> str:
-        return self.info.key
 
 
 @dataclass(frozen=True)
@@ -188,7 +186,7 @@ def classify(info: ObjectInfo, registry: Registry) -> Arrival | ControlFile | Re
             parts[1],
             batch_id,
         )
-    return Arrival(batch, file, spec, info)
+    return Arrival(batch, file, info, spec)
 
 
 @dataclass

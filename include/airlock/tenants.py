@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ByteSize,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from airlock.errors import RegistryError
 
@@ -52,6 +61,10 @@ def parse_duration(value: Any) -> timedelta:
     if not match:
         raise ValueError(f"{value!r} is not a duration: write it like 90s, 30m, 2h or 1d")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+"""A duration field written like 90s, 30m, 2h, 1d (or seconds)."""
 
 
 class FileFormat(StrEnum):
@@ -128,15 +141,10 @@ class Completion(_Strict):
     """
 
     rule: CompletionRule = "settle"
-    settle: timedelta = DEFAULT_SETTLE
+    settle: Duration = DEFAULT_SETTLE
     control_file: str = "_SUCCESS"
     manifest: bool = False
     expected: dict[str, Annotated[int, Field(ge=0, le=10_000)]] = Field(default_factory=dict)
-
-    @field_validator("settle", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> timedelta:
-        return parse_duration(value)
 
     @field_validator("control_file")
     @classmethod
@@ -167,14 +175,9 @@ class DataflowContract(_Strict):
     """How one tenant delivers one dataflow: key layout, deadline, files and when a batch is complete."""
 
     key_pattern: str = DEFAULT_KEY_PATTERN
-    deadline: timedelta = timedelta(hours=2)
+    deadline: Duration = timedelta(hours=2)
     files: list[FileContract] = Field(min_length=1)
     completion: Completion = Completion()
-
-    @field_validator("deadline", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> timedelta:
-        return parse_duration(value)
 
     @field_validator("key_pattern")
     @classmethod

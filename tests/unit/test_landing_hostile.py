@@ -138,7 +138,7 @@ def test_a_hint_for_a_hostile_key_ends_in_quarantine(s3zone, key, reason):
 
 def test_hints_from_hostile_notifications_reach_the_router_without_raising(s3zone):
     """Whatever the parser lets through as a hint, the router handles: located, looked up, or skipped."""
-    client, intake = s3zone
+    _, intake = s3zone
     bodies = [
         {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": b}, "object": {"key": k}}}]}
         for b in ("airlock-t-landing", "other-bucket")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -88,3 +89,54 @@ def test_invalid_yaml_and_non_mapping(registry_dirs):
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("2h", 7200), ("1d", 86400), (45, 45)])
 def test_parse_duration(text, seconds):
     assert parse_duration(text).total_seconds() == seconds
+
+
+def test_a_tenant_file_with_the_wrong_extension_is_refused_with_a_message(registry_dirs, caplog):
+    tenants, dataflows = registry_dirs
+    (tenants / "globex.yaml").rename(tenants / "globex.yml")
+    with pytest.raises(
+        RegistryError, match=re.escape("globex.yml: tenant files end in .yaml. Fix: rename it to globex.yaml")
+    ):
+        load_registry(tenants, dataflows)
+    lenient = load_registry(tenants, dataflows, strict=False)
+    assert sorted(lenient.tenants) == ["acme", "initech"]
+    assert "rename it to globex.yaml" in lenient.disabled["globex"]
+    (tenants / "acme.YAML").write_text((tenants / "acme.yaml").read_text())  # a stray copy beside the real one
+    with pytest.raises(RegistryError, match=r"acme.YAML: ignored, .* acme.yaml exists. Fix: delete acme.YAML"):
+        load_registry(tenants, dataflows)
+    assert "acme" in load_registry(tenants, dataflows, strict=False).tenants
+    assert tenant_ids(tenants) == ["acme", "initech"]
+
+
+def test_the_duplicate_id_hint_never_suggests_a_file_that_exists(registry_dirs):
+    tenants, dataflows = registry_dirs
+    (tenants / "acme2.yaml").write_text((tenants / "acme.yaml").read_text())  # copied, tenant_id not changed
+    with pytest.raises(RegistryError) as err:
+        load_registry(tenants, dataflows)
+    message = str(err.value)
+    assert "acme2.yaml" in message and "set tenant_id: acme2" in message
+    assert "rename the file to acme.yaml" not in message and "acme.yaml already holds tenant 'acme'" in message
+    (tenants / "acme2.yaml").rename(tenants / "zeta.yaml")
+    with pytest.raises(RegistryError, match=re.escape("rename the file to acme.yaml or set tenant_id: zeta")):
+        (tenants / "acme.yaml").unlink()
+        load_registry(tenants, dataflows)
+
+
+def test_a_bad_tenant_file_disables_that_tenant_alone(registry_dirs, caplog):
+    tenants, dataflows = registry_dirs
+    (tenants / "initech.yaml").write_text("tenant_id: [unclosed")
+    registry = load_registry(tenants, dataflows, strict=False)
+    assert sorted(registry.tenants) == ["acme", "globex"]
+    assert list(registry.disabled) == ["initech"] and "not valid YAML" in registry.disabled["initech"]
+    assert "tenant initech is disabled" in caplog.text
+    with pytest.raises(RegistryError, match=re.escape("initech.yaml: not valid YAML")):
+        load_registry(tenants, dataflows)
+
+
+def test_error_hints_point_at_a_document_that_exists(registry_dirs):
+    tenants, dataflows = registry_dirs
+    (tenants / "acme.yaml").write_text((tenants / "acme.yaml").read_text() + "colour: red\n")
+    with pytest.raises(RegistryError) as err:
+        load_registry(tenants, dataflows)
+    assert "docs/tenants.md" in str(err.value)
+    assert (Path(__file__).resolve().parents[2] / "docs" / "tenants.md").is_file()

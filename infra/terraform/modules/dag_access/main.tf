@@ -9,9 +9,11 @@ locals {
   statements = concat(
     [
       {
+        # Delete: a quarantined file, and a snapshotted batch once processing claimed it, leave landing
+        # (conditional on the ETag the snapshot recorded; versioning keeps the deleted versions).
         Sid      = "ReadLanding"
         Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:ListBucket"]
+        Action   = ["s3:GetObject", "s3:ListBucket", "s3:DeleteObject"]
         Resource = [var.bucket_arns.landing, "${var.bucket_arns.landing}/*"]
       },
       {
