@@ -90,7 +90,7 @@ class Moto:
             endpoint_url=f"http://127.0.0.1:{port}",
             region_name="us-east-1",
             aws_access_key_id="bench",
-            aws_secret_access_key="bench",  # noqa: S106 - the local endpoint's dummy
+            aws_secret_access_key="bench",
         )
         # moto's backends live in the process: forget the previous measurement's buckets
         httpx.post(f"http://127.0.0.1:{port}/moto-api/reset", timeout=30).raise_for_status()
