@@ -6,35 +6,68 @@ PYTHON   ?= python3
 VENV     := .venv
 DBT_VENV := .venv-dbt
 PY       := $(VENV)/bin/python
-# pip install, quietly; on failure print pip's output (less the warnings about unreachable extra
-# indexes this kind of machine prints) and fail. Usage: $(call pip_install,<python>,<pip args>)
-define pip_install
-	@log=$$(mktemp); if ! $(1) -m pip install -q $(2) >$$log 2>&1; then \
-		grep -v "is ignored: it is neither a file nor a directory" $$log; rm -f $$log; exit 1; fi; rm -f $$log
-endef
+# Installer of the virtualenvs: uv (default; from PATH, else bootstrapped from requirements-uv.txt
+# into .venv-uv with pip), or pip for those who prefer it: `make venv INSTALLER=pip`. Both install
+# the same lock files (requirements-<env>.lock, generated from requirements*.txt by `make lock`).
+INSTALLER ?= uv
+UV_VENV  := .venv-uv
+ifndef UV
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/$(UV_VENV)/bin/uv)
+endif
+export UV_PYTHON_DOWNLOADS := never
 export PYTHONPATH := $(CURDIR)/include
 export AIRLOCK_HOME := $(CURDIR)
 export AIRLOCK_DBT_EXECUTABLE ?= $(CURDIR)/$(DBT_VENV)/bin/dbt
 
-.PHONY: help venv demo dev test test-unit bench lint format clean
+# $(call make_venv,<venv dir>,<lock file>): create the venv if needed and install the lock into it,
+# quietly; on failure print the installer's output and fail. A venv that is a symlink belongs to
+# another checkout (a git worktree sharing it): it is left as it is.
+define make_venv
+	@if [ -L $(1) ]; then echo "==> $(1) links to a shared virtualenv: not changing it"; exit 0; fi; \
+	log=$$(mktemp); trap 'rm -f $$log' EXIT; started=$$(date +%s); \
+	echo "==> $(1) from $(2) with $(INSTALLER)"; \
+	if [ "$(INSTALLER)" = pip ]; then \
+		{ test -x $(1)/bin/python || $(PYTHON) -m venv $(1); } && \
+		{ $(1)/bin/python -m pip --version >/dev/null 2>&1 || $(1)/bin/python -m ensurepip -q; } && \
+		$(1)/bin/python -m pip install -q --disable-pip-version-check -r $(2) >$$log 2>&1; \
+	else \
+		{ test -x $(1)/bin/python || "$(UV)" venv -q --python $(PYTHON) $(1); } && \
+		"$(UV)" pip install -q --python $(1)/bin/python -r $(2) >$$log 2>&1; \
+	fi || { grep -v "is ignored: it is neither a file nor a directory" $$log; exit 1; }; \
+	echo "    $(1) ready in $$(( $$(date +%s) - started ))s"
+endef
+
+.PHONY: help venv lock lock-upgrade demo dev test test-unit bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
-	@echo "==> creating $(VENV) (Airflow, providers, Cosmos) from requirements-dev.txt"
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(call pip_install,$(PY),-r requirements-dev.txt)
-	$(call pip_install,$(PY),--no-deps -e .)
+$(CURDIR)/$(UV_VENV)/bin/uv: requirements-uv.txt
+	@echo "==> no uv on PATH: installing requirements-uv.txt into $(UV_VENV) with pip"
+	@test -x $(UV_VENV)/bin/python || $(PYTHON) -m venv $(UV_VENV)
+	@$(UV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-uv.txt
+	@touch $@
+
+uv_dep := $(if $(filter uv,$(INSTALLER)),$(filter $(CURDIR)/$(UV_VENV)/bin/uv,$(UV)))
+
+$(VENV)/.installed: requirements-dev.lock pyproject.toml | $(uv_dep)
+	$(call make_venv,$(VENV),requirements-dev.lock)
+	@if [ ! -L $(VENV) ]; then \
+		if [ "$(INSTALLER)" = pip ]; then $(PY) -m pip install -q --no-deps -e .; \
+		else "$(UV)" pip install -q --python $(PY) --no-deps -e .; fi; fi
 	@$(PY) -c "import airflow, cosmos, airlock" && touch $@
 
-$(DBT_VENV)/.installed: requirements-dbt.txt
-	@echo "==> creating $(DBT_VENV) (dbt-core, dbt-duckdb, dbt-postgres) from requirements-dbt.txt"
-	@test -x $(DBT_VENV)/bin/python || $(PYTHON) -m venv $(DBT_VENV)
-	$(call pip_install,$(DBT_VENV)/bin/python,-r requirements-dbt.txt)
+$(DBT_VENV)/.installed: requirements-dbt.lock | $(uv_dep)
+	$(call make_venv,$(DBT_VENV),requirements-dbt.lock)
 	@$(DBT_VENV)/bin/dbt --version >/dev/null && touch $@
 
-venv: $(VENV)/.installed $(DBT_VENV)/.installed ## Create both virtualenvs (Airflow's and dbt's own)
+venv: $(VENV)/.installed $(DBT_VENV)/.installed ## Create both virtualenvs (Airflow's and dbt's own) from the locks
+
+lock: | $(filter $(CURDIR)/$(UV_VENV)/bin/uv,$(UV)) ## Re-resolve requirements-<env>.lock after editing requirements*.txt (keeps other versions)
+	@$(PYTHON) -m airlock.packaging.locks --uv "$(UV)"
+
+lock-upgrade: | $(filter $(CURDIR)/$(UV_VENV)/bin/uv,$(UV)) ## Re-resolve the locks to the newest versions the requirements allow
+	@$(PYTHON) -m airlock.packaging.locks --uv "$(UV)" --upgrade
 
 demo: venv manifest ## Main job: end-to-end demo on the embedded default (local AWS endpoint + real Airflow)
 	@$(PY) -m airlock demo
