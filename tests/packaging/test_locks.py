@@ -30,7 +30,7 @@ def test_every_lock_pins_each_direct_requirement_with_hashes() -> None:
         text = (PROJECT / lock_name).read_text(encoding="utf-8")
         assert "--hash=sha256:" in text, f"{lock_name} has no hashes: run `make lock`"
         assert locked_versions(PROJECT / lock_name), f"{lock_name} pins nothing"
-        assert [p.name for p in input_files(PROJECT / req_name)][0] == req_name
+        assert input_files(PROJECT / req_name)[0].name == req_name
 
 
 def _project(tmp_path: Path) -> Path:
