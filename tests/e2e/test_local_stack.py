@@ -120,6 +120,10 @@ def test_stop_leaves_no_process_of_the_stack(stack: LocalStack) -> None:
     report = stack.stop()
     assert report.survivors == []
     assert set(report.stopped) == {"moto", "api-server", "scheduler", "dag-processor", "triggerer"}
+    # Each component ended on its polite signals (SIGINT; SIGTERM only for an interpreter's teardown).
+    assert "SIGKILL" not in report.signals.values(), report.signals
+    triggerer_log = stack.supervisor.log_dir / "triggerer.log"
+    assert "Forcing exit" not in triggerer_log.read_text(), "the triggerer got a second signal"
     assert [p.pid for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
     stack.measured["shutdown_seconds"] = round(report.seconds, 1)  # type: ignore[attr-defined]
     print(f"\nlocal stack figures: {json.dumps(stack.measured)}")  # type: ignore[attr-defined]

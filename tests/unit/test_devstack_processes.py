@@ -205,7 +205,7 @@ def test_higher_tiers_stop_before_the_services_they_depend_on(tmp_path: Path) ->
 
 def test_a_process_can_have_its_own_shorter_escalation(tmp_path: Path) -> None:
     deaf = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600)"
-    with Supervisor(tmp_path, log=None) as sup:  # the default escalation waits 10 s after SIGINT
+    with Supervisor(tmp_path, log=None) as sup:  # the default escalation waits 7 s after SIGINT
         sup.start("deaf", [sys.executable, "-c", deaf], escalation=((signal.SIGINT, 0.3), (signal.SIGKILL, 2.0)))
         time.sleep(0.3)
         report = sup.stop()
@@ -234,3 +234,53 @@ def test_a_descendant_in_its_own_session_is_stopped_too(tmp_path: Path) -> None:
         report = sup.stop(escalation=FAST)
     assert report.survivors == []
     assert _alive([escaped]) == []
+
+
+# Like Airflow's triggerer: the first SIGINT starts a clean shutdown in which it stops its own child
+# (in a process group of its own, as the trigger runner is); a second signal means "force exit".
+AIRFLOW_LIKE_CHILD = textwrap.dedent(
+    """
+    import signal, sys, time
+    def stop(*_):
+        open(sys.argv[1], "a").write("child got SIGINT\\n")
+        sys.exit(0)
+    signal.signal(signal.SIGINT, stop)
+    time.sleep(600)
+    """
+)
+AIRFLOW_LIKE = textwrap.dedent(
+    """
+    import signal, subprocess, sys, time
+    out = sys.argv[1]
+    child = subprocess.Popen([sys.executable, "-c", sys.argv[2], out], process_group=0)
+    got = []
+    def on_signal(signum, _frame):
+        got.append(signum)
+        if len(got) > 1:
+            open(out, "a").write("forced exit\\n")
+            child.kill()
+            sys.exit(70)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(child.pid, flush=True)
+    while not got:
+        time.sleep(0.01)
+    time.sleep(0.3)  # the graceful part of the shutdown takes a moment
+    child.send_signal(signal.SIGINT)
+    child.wait()
+    open(out, "a").write("clean exit\\n")
+    """
+)
+
+
+def test_the_first_signal_goes_once_to_the_root_which_stops_its_own_children(tmp_path: Path) -> None:
+    events = tmp_path / "events.txt"
+    with Supervisor(tmp_path, log=None) as sup:
+        proc = sup.start("triggerer", [sys.executable, "-c", AIRFLOW_LIKE, str(events), AIRFLOW_LIKE_CHILD])
+        child = int(_wait_for_line(proc.log_path))
+        report = sup.stop()
+    assert events.read_text().splitlines() == ["child got SIGINT", "clean exit"]
+    assert report.signals == {"triggerer": "SIGINT"} and report.survivors == []
+    assert proc.popen.returncode == 0
+    assert _alive([proc.pid, child]) == []
+    assert report.seconds < 3

@@ -18,17 +18,38 @@ from pathlib import Path
 
 from airlock.devstack.airflow_api import AirflowApi, AirflowApiError
 from airlock.devstack.local_aws import free_port, port_in_use
-from airlock.devstack.processes import ProcessError, Supervisor, python, tail
+from airlock.devstack.processes import ProcessError, Step, Supervisor, python, tail
 from airlock.settings import project_home
 from airlock.warehouse import DUCKDB_POOL
 
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-API_SERVER_ESCALATION = ((signal.SIGINT, 2.0), (signal.SIGTERM, 4.0), (signal.SIGKILL, 5.0))
-# On SIGINT the triggerer waits for its runner subprocess with a 10 s escalation of its own, and with
-# an SQS watcher active it often uses all of it; a second signal makes it kill the runner and exit.
-# Nothing is lost that matters at stop time: watcher messages are deleted on reception either way,
-# and the reconcile sweep exists for exactly that.
-TRIGGERER_ESCALATION = ((signal.SIGINT, 4.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
+# How each component stops (read in Airflow 3.3.2's source; see airlock.devstack.processes.Step):
+# - api-server: uvicorn completes its shutdown within 0.1 s of SIGINT ("Finished server process"), then
+#   the interpreter's teardown of a ~300 MB heap runs GC for 5 s or more (py-spy: gc_collect_main).
+#   SIGTERM then meets the default handler and ends the teardown: nothing of the app is left to stop.
+API_SERVER_ESCALATION = (Step(signal.SIGINT, 2.0, "root"), Step(signal.SIGTERM, 4.0), Step(signal.SIGKILL, 5.0))
+# - triggerer: on SIGINT its loop ends and `WatchedSubprocess.kill(escalation_delay=10)` stops the
+#   trigger runner, but that wait can sleep its full 10 s: when the runner's sockets reach EOF before
+#   the runner is waitable, the selector is left with nothing to wake it. The triggerer's own loop
+#   notices a runner that exited within a second, so the stack asks the runner first (SIGINT, as
+#   the triggerer would: its triggers are cancelled cleanly) and the triggerer then exits by itself,
+#   logging "Trigger runner process has died! Exiting.". A second SIGINT/SIGTERM to the triggerer
+#   means "force exit" to Airflow (SIGKILL to the runner), so it gets one only if it is still there.
+TRIGGERER_ESCALATION = (
+    Step(signal.SIGINT, 4.0, "forks"),
+    Step(signal.SIGINT, 3.0, "root"),
+    Step(signal.SIGTERM, 3.0),
+    Step(signal.SIGKILL, 5.0),
+)
+# - scheduler: its handler raises SystemExit; raised inside a garbage-collection callback it is lost
+#   ("Exception ignored in: <function _collection_gced>"), and the scheduler keeps scheduling. A
+#   second SIGINT is harmless to it (no "force" semantics), so it gets one after 3 s.
+SCHEDULER_ESCALATION = (
+    Step(signal.SIGINT, 3.0, "root"),
+    Step(signal.SIGINT, 4.0, "root"),
+    Step(signal.SIGTERM, 3.0),
+    Step(signal.SIGKILL, 5.0),
+)
 
 
 class ImportErrorsFound(ProcessError):
@@ -180,8 +201,6 @@ class AirflowStack:
             raise ProcessError(
                 f"port {self.port} is in use (another Airflow?). Stop it, or choose another with --port."
             )
-        # Measured here: uvicorn finishes within 0.1 s of SIGINT, but the process then often lingers
-        # until a SIGTERM (SystemExit raised inside its lifespan): a 2 s SIGINT grace, then SIGTERM.
         self.supervisor.start(
             "api-server",
             [python(), "-m", "airflow", "api-server", "--port", str(self.port), "--host", "127.0.0.1"],
@@ -194,7 +213,9 @@ class AirflowStack:
             "triggerer", [python(), "-m", "airflow", "triggerer"], env=self.env, tier=2, escalation=TRIGGERER_ESCALATION
         )
         self._wait_api_answers(api_timeout)
-        self.supervisor.start("scheduler", [python(), "-m", "airflow", "scheduler"], env=self.env, tier=2)
+        self.supervisor.start(
+            "scheduler", [python(), "-m", "airflow", "scheduler"], env=self.env, tier=2, escalation=SCHEDULER_ESCALATION
+        )
 
     def _wait_api_answers(self, timeout: float) -> None:
         started = time.monotonic()

@@ -1,9 +1,13 @@
 """Supervision of the local stack's long-running processes: start, record, stop without orphans.
 
-Airflow's components fork workers and task processes that outlive a naive kill (LocalExecutor
-workers ignore SIGTERM, task processes move to their own process group), so every process is
-started in its own session and stopped by session: SIGINT, then SIGTERM, then SIGKILL, to every
-process group in the session, and psutil then proves that nothing survived.
+Stopping follows what Airflow's components expect: the first signal (SIGINT) goes to the component's
+own process only, exactly once. Each component then stops its children itself: the triggerer its
+trigger-runner subprocess and log server, the scheduler its executor's workers. A second SIGINT or
+SIGTERM means "force exit" to Airflow (`TriggererJobRunner._exit_gracefully` SIGKILLs its runner and
+calls sys.exit), so signalling the whole process group, or the leader twice, turns a clean stop into a
+forced one. Only a component still alive after its grace period gets SIGTERM, then SIGKILL, to every
+process group of its session (LocalExecutor workers ignore SIGTERM, task processes move to their own
+process group), and psutil then proves that nothing survived.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import psutil
 
@@ -30,11 +34,55 @@ PIDFILE = "pids.json"
 """Written under the state dir at every start, so that a crashed run's processes can be reaped."""
 
 STACK_ID_VAR = "AIRLOCK_STACK_ID"
-ESCALATION: tuple[tuple[signal.Signals, float], ...] = (
-    (signal.SIGINT, 10.0),  # Airflow components shut down cleanly (and stop their workers) on SIGINT
-    (signal.SIGTERM, 5.0),
-    (signal.SIGKILL, 5.0),
+Target = Literal["root", "tree", "forks"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a stop: send `signal` to `to`, then give the process `wait` seconds to go.
+
+    `to`: "root", the process we started (the whole tree once it is gone); "tree", every process
+    group of its session; "forks", the root's children that run the root's own command line (what
+    Airflow's WatchedSubprocess forks without exec, e.g. the triggerer's trigger runner; the log server
+    and executor workers retitle themselves); a step that finds none is skipped.
+    A plain `(signal, wait)` pair means "root" for SIGINT and "tree" for anything stronger.
+    """
+
+    signal: signal.Signals
+    wait: float
+    to: Target = "tree"
+
+
+Escalation = Sequence[Step | tuple[signal.Signals, float]]
+ESCALATION: tuple[Step, ...] = (
+    Step(signal.SIGINT, 7.0, "root"),  # Airflow components shut down cleanly (and stop their workers)
+    Step(signal.SIGTERM, 3.0),  # a stop without SIGKILL takes at most 10 s
+    Step(signal.SIGKILL, 5.0),
 )
+
+
+MAX_PATIENCE = 4.0
+
+
+def load_patience() -> float:
+    """How much longer than on an idle machine to wait before escalating: runnable processes per core.
+
+    A component's clean exit includes the interpreter's teardown of a large heap (seconds of CPU for
+    Airflow's api-server); at a load of 10 on 2 cores that takes several times as long, and a stop
+    that escalates on an idle machine's clock would SIGKILL processes that were exiting cleanly.
+    """
+    try:
+        return min(MAX_PATIENCE, max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
+    except OSError:
+        return 1.0
+
+
+def steps(escalation: Escalation) -> tuple[Step, ...]:
+    """Normalise an escalation given as Steps or `(signal, wait)` pairs."""
+    return tuple(
+        item if isinstance(item, Step) else Step(item[0], item[1], "root" if item[0] == signal.SIGINT else "tree")
+        for item in escalation
+    )
 
 
 class ProcessError(AirlockError):
@@ -55,7 +103,7 @@ class Managed:
     argv: list[str]
     create_time: float
     tier: int = 0
-    escalation: tuple[tuple[signal.Signals, float], ...] | None = None
+    escalation: tuple[Step, ...] | None = None
     env: Mapping[str, str] | None = None
     cwd: Path | None = None
 
@@ -125,7 +173,10 @@ def _alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
 
 
 def _signal_all(procs: Iterable[psutil.Process], sig: signal.Signals) -> None:
-    """Signal each process group once (killpg), and any process outside those groups directly."""
+    """Signal each process group once (killpg); a process in our own group, or whose group is gone, alone.
+
+    Never twice: to Airflow a second SIGINT/SIGTERM means "force exit" (see the module docstring).
+    """
     groups: set[int] = set()
     for proc in procs:
         try:
@@ -136,9 +187,10 @@ def _signal_all(procs: Iterable[psutil.Process], sig: signal.Signals) -> None:
             _kill(proc.pid, sig)
         elif pgid not in groups:
             groups.add(pgid)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
+            try:
                 os.killpg(pgid, sig)
-        _kill(proc.pid, sig)  # cheap, and covers a process that changed group meanwhile
+            except (ProcessLookupError, PermissionError):
+                _kill(proc.pid, sig)
 
 
 def _kill(pid: int, sig: signal.Signals) -> None:
@@ -155,20 +207,24 @@ def _reap_zombies(children: Iterable[subprocess.Popen[bytes]]) -> None:
 def terminate_trees(
     trees: Mapping[str, list[psutil.Process]],
     *,
-    escalation: Sequence[tuple[signal.Signals, float]] = ESCALATION,
-    per_tree: Mapping[str, Sequence[tuple[signal.Signals, float]]] | None = None,
+    escalation: Escalation = ESCALATION,
+    per_tree: Mapping[str, Escalation] | None = None,
     popens: Sequence[subprocess.Popen[bytes]] = (),
+    roots: Mapping[str, int] | None = None,
+    patience: float = 1.0,
     log: Any = None,
 ) -> StopReport:
     """Escalate SIGINT → SIGTERM → SIGKILL on every tree at once until none of their processes lives.
 
     The trees stop concurrently (shutdown time is the slowest one's, not the sum), and each
     escalates on its own clock: a tree gets its next signal only if something of it still lives
-    when its current wait is over. `per_tree` overrides `escalation` for named trees.
+    when its current wait is over. `per_tree` overrides `escalation` for named trees. `roots` names
+    the process we started in each tree (name -> pid), the target of "root" and "subprocesses" steps
+    (see Step); a tree without one gets every signal as "tree". Every wait is multiplied by `patience`.
     """
     started = time.monotonic()
     report = StopReport(stopped={name: len(procs) for name, procs in trees.items()})
-    plans = {name: list((per_tree or {}).get(name, escalation)) for name in trees}
+    plans = {name: steps((per_tree or {}).get(name, escalation)) for name in trees}
     pending = {name: procs for name, procs in trees.items() if _alive(procs)}
     stage = dict.fromkeys(pending, -1)
     deadline = dict.fromkeys(pending, 0.0)
@@ -181,13 +237,28 @@ def terminate_trees(
                 del pending[name]  # out of signals: whatever lives is reported as a survivor
                 continue
             stage[name] += 1
-            sig, wait = plans[name][stage[name]]
+            step = plans[name][stage[name]]
+            alive = _alive(pending[name])
+            root = next((p for p in alive if p.pid == (roots or {}).get(name)), None)
+            if step.to == "forks":
+                targets = _forks(root) if root else []
+                if not targets:
+                    continue  # nothing of that kind: on to the next step at once
+                for proc in targets:
+                    _kill(proc.pid, step.signal)
+            elif step.to == "root" and root is not None:
+                _kill(root.pid, step.signal)
+            else:
+                _signal_all(alive, step.signal)
             if stage[name] > 0 and log:
-                before, waited = plans[name][stage[name] - 1]
-                log(f"[devstack]   {name} still running {waited:g}s after {before.name}: sending {sig.name}")
-            _signal_all(_alive(pending[name]), sig)
-            report.signals[name] = sig.name
-            deadline[name] = now + wait
+                before = plans[name][stage[name] - 1]
+                sent, waited = (
+                    step.signal.name + (" to its forks" if step.to == "forks" else ""),
+                    before.wait * patience,
+                )
+                log(f"[devstack]   {name} still running {waited:.3g}s after {before.signal.name}: {sent}")
+            report.signals[name] = step.signal.name
+            deadline[name] = now + step.wait * patience
         time.sleep(0.1)
         _reap_zombies(popens)
         pending = {name: alive for name, procs in pending.items() if (alive := _alive(procs))}
@@ -197,6 +268,27 @@ def terminate_trees(
             report.survivors.append(f"{proc.pid} {_name(proc)}")
     report.seconds = time.monotonic() - started
     return report
+
+
+def _forks(root: psutil.Process) -> list[psutil.Process]:
+    """The root's live children that run the root's own command line (forks without exec)."""
+    try:
+        command = root.cmdline()
+    except psutil.Error:
+        return []
+    found = []
+    for child in _alive(_children(root)):
+        with contextlib.suppress(psutil.Error):
+            if child.cmdline() == command:
+                found.append(child)
+    return found
+
+
+def _children(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return proc.children()
+    except psutil.Error:
+        return []
 
 
 def _name(proc: psutil.Process) -> str:
@@ -219,10 +311,12 @@ class Supervisor:
         state_dir: Path,
         *,
         log: Any = print,
-        escalation: Sequence[tuple[signal.Signals, float]] = ESCALATION,
+        escalation: Escalation = ESCALATION,
+        patience: float | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
-        self.escalation = tuple(escalation)
+        self.escalation = steps(escalation)
+        self.patience = patience  # None: load_patience() at stop time
         self.log_dir = self.state_dir / "logs"
         self.processes: list[Managed] = []
         self._log = log or (lambda _msg: None)
@@ -285,7 +379,7 @@ class Supervisor:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         tier: int = 0,
-        escalation: Sequence[tuple[signal.Signals, float]] | None = None,
+        escalation: Escalation | None = None,
     ) -> Managed:
         """Start `argv` in its own session; stdout and stderr go to `<state_dir>/logs/<name>.log`.
 
@@ -315,7 +409,7 @@ class Supervisor:
         except psutil.Error:
             create_time = time.time()
         managed = Managed(
-            name, popen, log_path, list(argv), create_time, tier, tuple(escalation) if escalation else None, env, cwd
+            name, popen, log_path, list(argv), create_time, tier, steps(escalation) if escalation else None, env, cwd
         )
         self.processes.append(managed)
         self._write_pidfile()
@@ -366,18 +460,23 @@ class Supervisor:
         """Every live process of the stack: the roots, their descendants and their sessions."""
         return [proc for managed in self.processes for proc in _tree(managed.pid, managed.create_time)]
 
-    def stop(self, *, escalation: Sequence[tuple[signal.Signals, float]] | None = None) -> StopReport:
+    def stop(self, *, escalation: Escalation | None = None) -> StopReport:
         """Stop every process (all at once, escalating per tree) and verify none survived. Idempotent."""
-        escalation = self.escalation if escalation is None else escalation
+        escalation = self.escalation if escalation is None else steps(escalation)
         if self._stopped or not self.processes:
             self._stopped = True
             return StopReport()
         with _no_interrupts(self._log):
             return self._stop(escalation)
 
-    def _stop(self, escalation: Sequence[tuple[signal.Signals, float]]) -> StopReport:
+    def _stop(self, escalation: tuple[Step, ...]) -> StopReport:
         started = time.monotonic()
         report = StopReport()
+        patience = load_patience() if self.patience is None else self.patience
+        if patience > 1 and self._log:
+            self._log(
+                f"[devstack] load average {os.getloadavg()[0]:.1f}: waiting {patience:.1f}x longer before escalating"
+            )
         # Dependents first: a triggerer whose SQS endpoint vanished mid-poll hangs in its clean-up,
         # so higher tiers stop (together) before the lower tiers they rely on.
         for tier in sorted({m.tier for m in self.processes}, reverse=True):
@@ -386,12 +485,20 @@ class Supervisor:
             trees = {m.name: _tree(m.pid, m.create_time) for m in members}
             per_tree = {m.name: m.escalation for m in members if m.escalation and escalation is self.escalation}
             part = terminate_trees(
-                trees, escalation=escalation, per_tree=per_tree, popens=[m.popen for m in members], log=self._log
+                trees,
+                escalation=escalation,
+                per_tree=per_tree,
+                popens=[m.popen for m in members],
+                roots={m.name: m.pid for m in members},
+                patience=patience,
+                log=self._log,
             )
             # A second look by session catches anything forked while we were signalling.
             late = {m.name: _alive(_session_members(m.pid)) for m in members}
             if any(late.values()):
-                part.survivors = terminate_trees(late, escalation=escalation, log=self._log).survivors
+                part.survivors = terminate_trees(
+                    late, escalation=escalation, patience=patience, log=self._log
+                ).survivors
             report.stopped.update(part.stopped)
             report.signals.update(part.signals)
             report.survivors += part.survivors
@@ -399,7 +506,7 @@ class Supervisor:
             self._log(
                 f"  stopping {len(escaped)} process(es) that left the stack's sessions: {[_name(p) for p in escaped]}"
             )
-            part = terminate_trees({"escaped": escaped}, escalation=escalation, log=self._log)
+            part = terminate_trees({"escaped": escaped}, escalation=escalation, patience=patience, log=self._log)
             report.stopped.update(part.stopped)
             report.survivors += part.survivors
         report.seconds = time.monotonic() - started
@@ -454,7 +561,7 @@ def reap_stale(
     state_dir: Path,
     *,
     log: Any = print,
-    escalation: Sequence[tuple[signal.Signals, float]] = ESCALATION,
+    escalation: Escalation = ESCALATION,
 ) -> StopReport:
     """Stop the processes a previous run recorded in `<state_dir>/pids.json` and remove the file.
 
@@ -480,10 +587,11 @@ def reap_stale(
         )
     trees = {p["name"]: _tree(p["pid"], p.get("create_time")) for p in record.get("processes", [])}
     trees = {name: procs for name, procs in trees.items() if procs}
+    roots = {p["name"]: p["pid"] for p in record.get("processes", [])}
     report = StopReport()
     if trees:
         log(f"[devstack] reaping processes left by a previous run: {', '.join(trees)}")
-        report = terminate_trees(trees, escalation=escalation, log=log)
+        report = terminate_trees(trees, escalation=escalation, roots=roots, patience=load_patience(), log=log)
     if not report.survivors:
         pidfile.unlink(missing_ok=True)
     return report
