@@ -13,7 +13,7 @@ from airlock.errors import AirlockError
 from airlock.metrics import Metrics
 from airlock.observability.sample import Roots, write_batch, write_registry
 from airlock.observability.statsd import StatsdListener, tenant_leaks
-from airlock.observability.status import collect_status, emit_status_metrics, render_table
+from airlock.observability.status import ATTENTION_WINDOW, collect_status, emit_status_metrics, render_table
 from airlock.storage import LocalStorage
 from airlock.tenants import Registry, load_registry
 
@@ -54,7 +54,11 @@ def roots(tmp_path: Path) -> Roots:
 
 
 def _by_pair(rows):
-    return {(r.tenant_id, r.dataflow): r for r in rows}
+    """The first (newest) row of each tenant x dataflow."""
+    found = {}
+    for r in rows:
+        found.setdefault((r.tenant_id, r.dataflow), r)
+    return found
 
 
 def test_each_tenant_shows_its_last_batch_and_state(registry: Registry, roots: Roots) -> None:
@@ -68,7 +72,11 @@ def test_each_tenant_shows_its_last_batch_and_state(registry: Registry, roots: R
     rows = collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW, airflow_url="http://af:8080")
     got = _by_pair(rows)
 
-    assert len(rows) == 5  # one row per tenant x dataflow
+    # One row per tenant x dataflow, plus acme/orders' failed batch under its newer waiting one.
+    assert [(r.tenant_id, r.dataflow, r.batch_id) for r in rows if r.state == "failed"] == [
+        ("acme", "orders", "20261120")
+    ]
+    assert len(rows) == 5 + 1
     assert got[("acme", "orders")].label == "waiting 1/2 files"  # orders + customers required, refunds optional
     assert got[("acme", "orders")].batch_id == "20261121"
     assert got[("acme", "inventory")].state == "processing"
@@ -130,8 +138,44 @@ def test_one_listing_per_root_and_reads_only_for_the_rows_shown(registry: Regist
     assert {r.state for r in rows} == {"done"}
     for storage in (roots.landing, roots.raw, roots.quarantine):
         assert storage.lists == [""]  # one listing of the whole root, never one per tenant or batch
-    assert len(roots.raw.reads) == len(rows)  # one _DONE per pair; freshness reuses it
+    # The newest ATTENTION_WINDOW _DONE markers per pair (is any of them a failure?), not all ten.
+    assert len(roots.raw.reads) == ATTENTION_WINDOW * len(rows) < 10 * len(rows)
     assert not roots.landing.reads and not roots.quarantine.reads
+
+
+def test_a_newer_batch_never_hides_a_quarantined_failed_or_late_one(registry: Registry, roots: Roots) -> None:
+    write_batch(roots, registry, "acme", "orders", "20261117", "failed", at=NOW - timedelta(days=4), run_id="r17")
+    write_batch(roots, registry, "acme", "orders", "20261118", "done", at=NOW - timedelta(days=3))
+    write_batch(roots, registry, "acme", "orders", "20261119", "late", at=NOW - timedelta(days=2))
+    write_batch(roots, registry, "acme", "orders", "20261120", "quarantined", at=NOW - timedelta(days=1))
+    write_batch(roots, registry, "acme", "orders", "20261121", "done", at=NOW - timedelta(hours=1))
+    rows = [r for r in collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW, airflow_url="")
+            if (r.tenant_id, r.dataflow) == ("acme", "orders")]  # fmt: skip
+    assert [(r.batch_id, r.state) for r in rows] == [
+        ("20261121", "done"),  # the newest, as before
+        ("20261120", "quarantined"),  # and, newest first, what needs a person
+        ("20261119", "late"),
+        ("20261117", "failed"),
+    ]
+    assert rows[-1].run_url == "/dags/process_orders/runs/r17"
+    assert "20261117" in render_table(rows) and "failed" in render_table(rows)
+
+
+def test_without_a_known_airflow_url_runs_are_shown_by_id_not_by_a_guessed_link(
+    registry: Registry, roots: Roots, monkeypatch
+) -> None:
+    from airlock.observability.status import default_airflow_url
+
+    monkeypatch.delenv("AIRLOCK_AIRFLOW_URL", raising=False)
+    monkeypatch.delenv("AIRFLOW__API__BASE_URL", raising=False)
+    assert default_airflow_url() is None
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://localhost:8081")
+    assert default_airflow_url() == "http://localhost:8081"
+    write_batch(roots, registry, "globex", "orders", "20261121", "done", at=NOW, run_id="run_9")
+    rows = collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW, airflow_url=None)
+    globex = _by_pair(rows)[("globex", "orders")]
+    assert globex.run_url is None and globex.run_id == "run_9"
+    assert "run_9" in render_table(rows) and ":8080" not in render_table(rows)
 
 
 def test_tenant_filter_lists_only_that_tenant(registry: Registry, roots: Roots) -> None:
@@ -153,7 +197,7 @@ def test_table_has_a_line_per_pair(registry: Registry, roots: Roots) -> None:
     assert len(lines) == 1 + 5
 
 
-def test_cli_json_and_table(registry: Registry, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_cli_json_and_table(registry: Registry, tmp_path: Path, monkeypatch, capfd) -> None:
     reg_dir = tmp_path / "registry"
     monkeypatch.setenv("AIRLOCK_TENANTS_DIR", str(reg_dir / "tenants"))
     monkeypatch.setenv("AIRLOCK_DATAFLOWS_DIR", str(reg_dir / "dataflows"))
@@ -164,18 +208,61 @@ def test_cli_json_and_table(registry: Registry, tmp_path: Path, monkeypatch, cap
     write_batch(roots, registry, "initech", "inventory", "20261121", "done", at=NOW - timedelta(minutes=1))
 
     assert cli.main(["status", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capfd.readouterr().out)
     initech = next(d for d in data if d["tenant_id"] == "initech")
     assert initech["state"] == "done" and initech["label"] == "done"
     assert initech["run_url"].startswith("http://airflow.example/dags/process_inventory/runs/")
     assert {d["tenant_id"] for d in data} == set(SUBSCRIPTIONS)
 
     assert cli.main(["status", "--state", "done"]) == 0
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out
     assert "initech" in out and "umbrella" not in out and "1 row(s): 1 done" in out
 
     assert cli.main(["status", "--tenant", "nobody"]) == 2  # one clear line, no traceback
-    assert "unknown tenant" in capsys.readouterr().err
+    captured = capfd.readouterr()
+    assert "unknown tenant" in captured.err and not captured.out
+
+
+def test_cli_json_stays_valid_when_airflows_logging_writes_to_stdout(tmp_path: Path) -> None:
+    """The real S3 path: a moto server, the client made through Airflow's connection (which logs INFO
+    lines to stdout), `airlock status --json` in its own process: stdout must parse as JSON."""
+    import os
+    import subprocess
+    import sys
+
+    from airlock.devstack.local_aws import client, start_moto
+    from airlock.devstack.processes import Supervisor
+
+    reg = tmp_path / "registry"
+    tenants, dataflows = write_registry(reg, SUBSCRIPTIONS)
+    registry = load_registry(tenants, dataflows)
+    with Supervisor(tmp_path / "moto", log=None) as supervisor:
+        endpoint = start_moto(supervisor)
+        s3 = client("s3", endpoint)
+        from airlock.storage import S3Storage
+
+        for bucket in ("landing", "raw", "quarantine"):
+            s3.create_bucket(Bucket=bucket)
+        roots = Roots(*(S3Storage(b, "", s3) for b in ("landing", "raw", "quarantine")))
+        write_batch(roots, registry, "acme", "orders", "20261121", "quarantined", at=NOW)
+        conn = json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
+                           "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}})  # fmt: skip
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AIRLOCK_", "AIRFLOW"))},
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "include"),
+            "AIRFLOW_HOME": str(tmp_path / "airflow"),
+            "AIRFLOW_CONN_AWS_DEFAULT": conn,
+            "AIRLOCK_TENANTS_DIR": str(tenants),
+            "AIRLOCK_DATAFLOWS_DIR": str(dataflows),
+            **{f"AIRLOCK_{n.upper()}_URL": f"s3://{n}" for n in ("landing", "raw", "quarantine")},
+        }
+        done = subprocess.run([sys.executable, "-m", "airlock", "status", "--json"], env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(done.stdout)  # nothing but the data
+    assert "AWS Connection" in done.stderr  # Airflow's INFO line, which it writes to stdout, went to stderr
+    assert ("acme", "orders", "quarantined") in {(d["tenant_id"], d["dataflow"], d["state"]) for d in data}
+    assert all(d["run_url"] is None for d in data)  # no Airflow URL known: no guessed links
 
 
 def test_status_metrics_go_out_per_tenant_over_udp(registry: Registry, roots: Roots) -> None:

@@ -1,11 +1,19 @@
-"""`airlock status`: the last batch of every tenant x dataflow and its state, as a table or JSON."""
+"""`airlock status`: the last batch of every tenant x dataflow and its state, as a table or JSON.
+
+Data goes to stdout and nothing else does: libraries that log to stdout (Airflow's logging, set up
+when the S3 client is made through its connection) write to stderr while the data is collected,
+so `airlock status --json | jq` always reads valid JSON.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 from airlock.observability.status import STATES, default_airflow_url, render_table, status_from_settings, summary
 
@@ -15,7 +23,9 @@ def register(subparsers: Any) -> None:
         "status",
         help="last batch per tenant x dataflow: waiting, late, quarantined, snapshotted, processing, done, failed",
         description="Read the landing, raw and quarantine markers (one listing each) and print, for every "
-        "tenant x dataflow, its newest batch, its state, its age and the link to its processing run.",
+        "tenant x dataflow, its newest batch, its state, its age and the link to its processing run; also any "
+        "quarantined, failed or late batch among the newest five, so a newer batch never hides one. "
+        "Data on stdout, logs on stderr.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--tenant", action="append", metavar="ID", help="only this tenant (repeatable)")
@@ -24,22 +34,46 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--airflow-url",
         default=None,
-        help="base URL for run links (default: AIRLOCK_AIRFLOW_URL, AIRFLOW__API__BASE_URL or localhost:8080)",
+        help="base URL for run links (default: AIRLOCK_AIRFLOW_URL, else AIRFLOW__API__BASE_URL; without one, "
+        "runs are shown by id: `airlock dev` writes the URL into var/devstack/env.sh)",
     )
     parser.set_defaults(func=run)
 
 
+@contextlib.contextmanager
+def data_stdout() -> Iterator[IO[str]]:
+    """Yield the real stdout for data; meanwhile fd 1 and sys.stdout point at stderr, for logs."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no fd 1 (an embedding without one): only the Python-level redirect
+        with contextlib.redirect_stdout(sys.stderr):
+            yield sys.__stdout__ or sys.stderr
+        return
+    data = os.fdopen(os.dup(saved), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield data
+    finally:
+        data.flush()
+        data.close()
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def run(args: argparse.Namespace) -> int:
-    rows = status_from_settings(
-        tenants=args.tenant, history=args.history, airflow_url=args.airflow_url or default_airflow_url()
-    )
-    if args.state:
-        rows = [r for r in rows if r.state in args.state]
-    if args.json:
-        json.dump([r.to_dict() for r in rows], sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 0
-    print(render_table(rows))
-    counts = ", ".join(f"{n} {state}" for state, n in summary(rows).items())
-    print(f"\n{len(rows)} row(s): {counts or 'nothing registered'}")
+    with data_stdout() as out:
+        rows = status_from_settings(
+            tenants=args.tenant, history=args.history, airflow_url=args.airflow_url or default_airflow_url()
+        )
+        if args.state:
+            rows = [r for r in rows if r.state in args.state]
+        if args.json:
+            out.write(json.dumps([r.to_dict() for r in rows], indent=2) + "\n")
+            return 0
+        out.write(render_table(rows) + "\n")
+        counts = ", ".join(f"{n} {state}" for state, n in summary(rows).items())
+        out.write(f"\n{len(rows)} row(s): {counts or 'nothing registered'}\n")
     return 0

@@ -36,6 +36,14 @@ REASON_SUFFIX = ".reason.json"
 AFTER_SNAPSHOT_REASON = "after_snapshot"
 _BATCH_MARKERS = frozenset({SNAPSHOT_MARKER, RUN_MARKER, DONE_MARKER})
 _LIST_THREADS = 16
+ATTENTION: frozenset[State] = frozenset({"quarantined", "failed", "late"})
+"""States a person must act on: shown even when newer batches followed (never hidden by them)."""
+ATTENTION_WINDOW = 5
+"""How many of a tenant x dataflow's newest batches are looked at for ATTENTION states.
+
+Bounds the reads: a failed batch is told from a done one only by reading its _DONE marker, so
+status reads at most this many per tenant x dataflow, whatever the number of batches in storage.
+"""
 
 
 @dataclass
@@ -328,18 +336,31 @@ class StatusCollector:
             batches = sorted(by_id.values(), key=lambda b: (b.last_activity or datetime.min.replace(tzinfo=UTC),
                                                             b.batch_id), reverse=True)  # fmt: skip
             done = [b for b in batches if DONE_MARKER in b.markers]
-            wanted = batches[:history] + done[:1]
-            for batch in wanted:
-                for marker in (DONE_MARKER, RUN_MARKER):
-                    if marker in batch.markers:
-                        keys.append(f"{tenant_id}/{dataflow}/{batch.batch_id}/{marker}")
+            for batch in batches[: max(history, ATTENTION_WINDOW)] + done[:1]:
+                markers = (DONE_MARKER, RUN_MARKER) if batch in batches[:history] else (DONE_MARKER,)
+                keys += [f"{tenant_id}/{dataflow}/{batch.batch_id}/{m}" for m in markers if m in batch.markers]
         missing = sorted(set(keys) - set(self._json_cache))
         with ThreadPoolExecutor(_LIST_THREADS) as pool:
             for key, data in zip(missing, pool.map(lambda k: _read_json(self.raw, k), missing), strict=True):
                 self._json_cache[key] = data
 
+    def _needs_attention(self, tenant_id: str, dataflow: str, batch: _Batch, now: datetime) -> BatchStatus | None:
+        """The batch's row if it is quarantined, failed or late; reads a marker only for a finished batch."""
+        contract = self._contract(tenant_id, dataflow)
+        assert contract is not None
+        run, done = batch.markers.get(RUN_MARKER), batch.markers.get(DONE_MARKER)
+        finished = done is not None and not (run and run.last_modified > done.last_modified)
+        if not (finished or batch.quarantined or self._is_late(batch, contract, now)):
+            return None  # waiting, snapshotted or processing: nothing to act on yet
+        row = self._row(tenant_id, dataflow, batch, now)
+        return row if row.state in ATTENTION else None
+
     def rows(self, *, now: datetime | None = None, history: int = 1) -> list[BatchStatus]:
-        """The newest `history` batches of every tenant x dataflow (a 'no batches' row if none)."""
+        """The newest `history` batches of every tenant x dataflow (a 'no batches' row if none).
+
+        Plus, newest first among them, every batch of the newest ATTENTION_WINDOW that is quarantined,
+        failed or late: a newer batch never hides one that needs a person.
+        """
         now = now or datetime.now(UTC)
         self._prefetch(max(history, 1))
         result: list[BatchStatus] = []
@@ -362,8 +383,11 @@ class StatusCollector:
                         )
                     )  # fmt: skip
                     continue
-                for batch in batches[: max(history, 1)]:
-                    row = self._row(tenant_id, dataflow, batch, now)
+                shown = [self._row(tenant_id, dataflow, batch, now) for batch in batches[: max(history, 1)]]
+                for batch in batches[max(history, 1) : ATTENTION_WINDOW]:
+                    if (row := self._needs_attention(tenant_id, dataflow, batch, now)) is not None:
+                        shown.append(row)
+                for row in shown:
                     row.last_success_at, row.freshness_seconds = last_success, freshness
                     row.late_batches = late
                     result.append(row)
@@ -387,9 +411,13 @@ def collect_status(
     return collector.rows(now=now, history=history)
 
 
-def default_airflow_url() -> str:
-    """Where run links point: AIRLOCK_AIRFLOW_URL, else Airflow's own [api] base_url, else local."""
-    return os.environ.get("AIRLOCK_AIRFLOW_URL") or os.environ.get("AIRFLOW__API__BASE_URL") or "http://localhost:8080"
+def default_airflow_url() -> str | None:
+    """Where run links point: AIRLOCK_AIRFLOW_URL, else Airflow's own [api] base_url, else nowhere.
+
+    No guess: a link to a port nothing listens on is worse than the bare run id. `airlock dev`
+    writes AIRLOCK_AIRFLOW_URL into its env.sh, with the port it really uses.
+    """
+    return os.environ.get("AIRLOCK_AIRFLOW_URL") or os.environ.get("AIRFLOW__API__BASE_URL") or None
 
 
 def status_from_settings(**kwargs: Any) -> list[BatchStatus]:
