@@ -15,6 +15,9 @@ ifndef UV
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/$(UV_VENV)/bin/uv)
 endif
 export UV_PYTHON_DOWNLOADS := never
+# Byte-compile at install, as pip does: otherwise every Airflow process of the first demo compiles
+# the same modules again on its first import.
+export UV_COMPILE_BYTECODE := 1
 export PYTHONPATH := $(CURDIR)/include
 export AIRLOCK_HOME := $(CURDIR)
 export AIRLOCK_DBT_EXECUTABLE ?= $(CURDIR)/$(DBT_VENV)/bin/dbt
@@ -70,7 +73,7 @@ lock-upgrade: | $(filter $(CURDIR)/$(UV_VENV)/bin/uv,$(UV)) ## Re-resolve the lo
 	@$(PYTHON) -m airlock.packaging.locks --uv "$(UV)" --upgrade
 
 demo: venv manifest ## Main job: end-to-end demo on the embedded default (local AWS endpoint + real Airflow)
-	@$(PY) -m airlock demo
+	@$(PY) -m airlock demo $(DEMO_ARGS)
 
 dev: venv manifest ## The same local stack, left running with the UI on http://localhost:8080 (Ctrl-C stops it)
 	@$(PY) -m airlock dev

@@ -51,7 +51,7 @@ def stack(statsd):
         "AIRLOCK_STATSD_ADDRESS": statsd.address,
     }
     port = 8700 + os.getpid() % 200
-    with LocalStack(state, tenants, port=port, extra_env=extra, wait_dags=DAGS) as started:
+    with LocalStack(state, tenants, port=port, extra_env=extra, wait_dags=DAGS, wait_watchers=True) as started:
         yield started
     leftovers = [p for p in started.stop_report.survivors] if started.stop_report else []
     assert not leftovers, f"processes survived the stop: {leftovers}"
@@ -61,7 +61,7 @@ def stack(statsd):
 def demo(stack):
     run = DemoRun(stack, build_scenario(), log=print)
     run.upload()
-    run.wait(timeout=600)
+    run.wait()  # as long as runs and tasks progress
     run.collect()
     return run
 

@@ -28,6 +28,9 @@ from airlock.tables import format_table
 
 DAGS = ["airlock_router", "airlock_reconcile", "process_orders", "process_inventory"]
 LATE_DELAY_SECONDS = 4.0
+STALL_SECONDS = 180.0
+"""Give up waiting only after this long without any progress (a run or task changing state)."""
+SETTLE_SECONDS = 120.0
 
 
 class DemoFailed(AirlockError):
@@ -111,31 +114,93 @@ class DemoRun:
                 by_key.setdefault(f"{run.get('partition_key')}@{flow}", []).append(run)
         return by_key
 
-    def wait(self, timeout: float = 240.0) -> None:
+    def _busy_runs(self) -> list[dict[str, Any]]:
+        """Runs of any DAG that are queued or running."""
+        return [r for state in ("queued", "running") for r in self.stack.api.dag_runs(state=state, limit=100)]
+
+    def settle(self, timeout: float = SETTLE_SECONDS) -> None:
+        """Wait until the stack's start-up work is done, so the first batch does not queue behind it.
+
+        S3 sends a test event to every queue it wires, and the watchers turn them into a router run;
+        the reconcile sweep runs at start. Uploading while those run makes the first batches wait for
+        their tasks (the latency the demo reports), so the demo waits for no run to be queued or running.
+        """
+        started, last = time.monotonic(), 0.0
+        while (elapsed := time.monotonic() - started) < timeout:
+            busy = self._busy_runs()
+            if not busy:
+                if elapsed >= 1:
+                    self.log(f"[demo] start-up runs finished after {elapsed:.0f}s")
+                return
+            if elapsed - last >= 3:
+                self.log(f"[demo]   waiting for start-up runs ({elapsed:.0f}s): "
+                         f"{', '.join(sorted(r['dag_id'] + ' ' + r['state'] for r in busy))}")  # fmt: skip
+                last = elapsed
+            time.sleep(0.5)
+        raise DemoFailed(f"start-up runs still busy after {timeout:.0f}s: {[r['dag_run_id'] for r in busy]}")
+
+    def _progress(self, runs: dict[str, list[dict[str, Any]]], pending: list[str]) -> tuple[Any, ...]:
+        """What changes while the pending batches move on: their runs' states and tasks' states."""
+        marks: list[Any] = []
+        for key in pending:
+            flow = key.split("@")[1]
+            for run in runs.get(key, []):
+                marks.append((run["dag_run_id"], run["state"]))
+                if run["state"] in ("queued", "running"):
+                    tasks = self.stack.api.task_instances(f"process_{flow}", run["dag_run_id"])
+                    marks += sorted((t["task_id"], t["state"] or "") for t in tasks)
+        return tuple(marks)
+
+    def wait(self, stall: float = STALL_SECONDS) -> None:
+        """Wait until every batch is processed, as long as something progresses.
+
+        A busy machine only makes the wait longer: the demo gives up after `stall` seconds in which no
+        run or task changed state, and then says what each pending batch's run was doing.
+        """
         expected = [k for k, r in self.results.items() if r.batch.expect == "processed"]
-        deadline, last = time.monotonic() + timeout, ""
+        last_line, mark, moved = "", (), time.monotonic()
         while True:
             runs = self._runs()
             done = [k for k in expected if any(r["state"] == "success" for r in runs.get(k, []))]
             failed = [k for k in expected if any(r["state"] == "failed" for r in runs.get(k, []))]
             line = f"[demo] {len(done)}/{len(expected)} batches processed" + (f", failed: {failed}" if failed else "")
-            if line != last:
+            if line != last_line:
                 self.log(line)
-                last = line
+                last_line = line
             if failed:
                 raise DemoFailed(f"processing failed for {failed}: see the run logs in the Airflow UI")
             if len(done) == len(expected):
                 break
-            if time.monotonic() > deadline:
+            pending = [k for k in expected if k not in done]
+            if (now_mark := (len(done), self._progress(runs, pending))) != mark:
+                mark, moved = now_mark, time.monotonic()
+            elif time.monotonic() - moved > stall:
                 raise DemoFailed(
-                    f"timed out after {timeout:.0f}s; processed {done} of {expected}; "
-                    f"{self._diagnose(runs, [k for k in expected if k not in done])}"
+                    f"no progress for {stall:.0f}s; processed {done} of {expected}; {self._diagnose(runs, pending)}"
                 )
             time.sleep(1.0)
-        time.sleep(2.0)  # let duplicate hints, if any, reach the router: the check below must see them
+        self.quiesce()
         runs = self._runs()
         for key, result in self.results.items():
             result.runs = runs.get(key, [])
+
+    def quiesce(self, timeout: float = SETTLE_SECONDS) -> None:
+        """Wait until every hint is consumed and routed: the invariant check must see duplicates' effects."""
+        queues = [self.stack.env["AIRLOCK_QUEUE_URL_TEMPLATE"].format(tenant=t) for t in self.scenario.tenants]
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            waiting = {
+                q.rsplit("/", 1)[-1]: n
+                for q in queues
+                if (n := sum(int(v) for v in self.stack.sqs.get_queue_attributes(
+                    QueueUrl=q, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+                )["Attributes"].values()))
+            }  # fmt: skip
+            routing = [r for r in self._busy_runs() if r["dag_id"] == "airlock_router"]
+            if not waiting and not routing:
+                return
+            time.sleep(0.5)
+        raise DemoFailed(f"hints still unrouted after {timeout:.0f}s: queues {waiting}, router runs {routing}")
 
     def _diagnose(self, runs: dict[str, list[dict[str, Any]]], pending: list[str]) -> str:
         """What the pending batches' runs are doing, task by task: the first thing to read on a timeout."""
@@ -228,10 +293,18 @@ def run_demo(
             return apply_local(endpoint_url, work_dir=state_dir / "terraform", echo=log)
 
     with LocalStack(
-        state_dir, tenants, port=port, extra_env=extra_env, wait_dags=DAGS, provision=provision, log=log
+        state_dir,
+        tenants,
+        port=port,
+        extra_env=extra_env,
+        wait_dags=DAGS,
+        wait_watchers=True,
+        provision=provision,
+        log=log,
     ) as stack:
         log(f"[demo] Airflow is up at {stack.url} ({stack.timings.get('total', 0):.0f}s)")
         demo = DemoRun(stack, scenario, log=log)
+        demo.settle()
         demo.upload()
         demo.wait()
         demo.collect()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -23,6 +24,9 @@ from airlock.settings import project_home
 from airlock.warehouse import DUCKDB_POOL
 
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+# Logged by Airflow's trigger runner (TriggerRunner.run_trigger) for every trigger it starts, a
+# watcher's included, whatever the trigger class: per-queue MessageQueueTriggers or a shared stream.
+TRIGGER_STARTING = re.compile(r"trigger ID (\d+) starting")
 # How each component stops (read in Airflow 3.3.2's source; see airlock.devstack.processes.Step):
 # - api-server: uvicorn completes its shutdown within 0.1 s of SIGINT ("Finished server process"), then
 #   the interpreter's teardown of a ~300 MB heap runs GC for 5 s or more (py-spy: gc_collect_main).
@@ -143,6 +147,7 @@ class AirflowStack:
         self.env = self._process_env(env or {})
         self.api = AirflowApi(f"http://127.0.0.1:{port}")  # what we bind: skips a ::1 attempt
         self._log = log
+        self._triggerer_log_offset = 0  # where this start's lines begin in an appended triggerer.log
 
     def _process_env(self, extra: Mapping[str, str]) -> dict[str, str]:
         """The caller's environment, minus its AIRFLOW__*, plus ours, plus the stack's AIRLOCK_*."""
@@ -209,6 +214,8 @@ class AirflowStack:
             escalation=API_SERVER_ESCALATION,
         )
         self.supervisor.start("dag-processor", [python(), "-m", "airflow", "dag-processor"], env=self.env, tier=2)
+        triggerer_log = self.supervisor.log_dir / "triggerer.log"
+        self._triggerer_log_offset = triggerer_log.stat().st_size if triggerer_log.exists() else 0
         self.supervisor.start(
             "triggerer", [python(), "-m", "airflow", "triggerer"], env=self.env, tier=2, escalation=TRIGGERER_ESCALATION
         )
@@ -288,4 +295,56 @@ class AirflowStack:
             f"DAGs {missing} not parsed within {timeout:.0f}s. Is the DAGs folder right "
             f"({self.airflow_env['AIRFLOW__CORE__DAGS_FOLDER']})? See "
             f"{self.supervisor.log_dir / 'dag-processor.log'}"
+        )
+
+    def watchers(self) -> dict[int, str]:
+        """Every asset watcher Airflow registered: trigger id -> "<asset>/<watcher>"."""
+        return {
+            watcher["trigger_id"]: f"{asset['name']}/{watcher['name']}"
+            for asset in self.api.assets()
+            for watcher in asset.get("watchers") or []
+        }
+
+    def started_triggers(self) -> set[int]:
+        """Ids of the triggers the triggerer started since this stack started (read from its log)."""
+        path = self.supervisor.log_dir / "triggerer.log"
+        try:
+            with path.open("rb") as log:
+                log.seek(self._triggerer_log_offset)
+                text = log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return set()
+        return {int(found) for found in TRIGGER_STARTING.findall(text)}
+
+    def wait_watchers_polling(self, timeout: float = 120.0) -> float:
+        """Wait until every registered asset watcher's trigger runs in the triggerer; return seconds.
+
+        What Airflow exposes, read on both sides: the watchers (and their trigger ids) from the REST
+        API, and the triggerer's own "trigger ID <n> starting" line for each. This holds whatever
+        trigger the watchers use. A stack whose DAGs register no watcher (a folder landing zone) is
+        ready at once. Fails with what was seen, and the triggerer log's tail, at the deadline.
+        """
+        started = time.monotonic()
+        last_note, watchers, running = 0.0, {}, set()
+        while (elapsed := time.monotonic() - started) < timeout:
+            self.supervisor.check_alive()
+            watchers = self.watchers()
+            running = self.started_triggers()
+            if not set(watchers) - running:
+                if watchers:
+                    self._log(f"[devstack] {len(watchers)} asset watcher(s) polling after {elapsed:.1f}s")
+                return elapsed
+            if elapsed - last_note >= 3:
+                pending = sorted(name for trigger_id, name in watchers.items() if trigger_id not in running)
+                self._log(
+                    f"[devstack]   waiting for the triggerer to start {len(pending)} of {len(watchers)} "
+                    f"watcher(s) ({elapsed:.0f}s): {', '.join(pending[:5])}{' ...' if len(pending) > 5 else ''}"
+                )
+                last_note = elapsed
+            time.sleep(0.3)
+        pending = sorted(name for trigger_id, name in watchers.items() if trigger_id not in running)
+        raise ProcessError(
+            f"the triggerer did not start watcher(s) {pending} within {timeout:.0f}s (running trigger ids: "
+            f"{sorted(running)}); last lines of {self.supervisor.log_dir / 'triggerer.log'}:\n"
+            f"{tail(self.supervisor.log_dir / 'triggerer.log')}"
         )

@@ -27,7 +27,8 @@ class LocalStack:
 
     ``with LocalStack(state_dir, ["acme", "globex"], port=8080) as stack:`` starts moto (unless
     ``landing="folder"``), creates the landing zone, migrates and starts Airflow, and returns once
-    every component is healthy and `wait_dags` are parsed without import errors (an import error
+    every component is healthy, `wait_dags` are parsed without import errors and, with
+    ``wait_watchers=True``, every asset watcher's trigger runs in the triggerer (an import error
     fails the start with its traceback, unless ``fail_on_import_errors=False``, as for `airlock dev`,
     where the developer wants the stack up to fix the DAG). Leaving the block
     (also by exception, Ctrl-C or SIGTERM) stops everything; `stop_report` then says what stopped.
@@ -57,6 +58,7 @@ class LocalStack:
         dags_folder: Path | str | None = None,
         database_url: str | None = None,
         wait_dags: Iterable[str] = (),
+        wait_watchers: bool = False,
         healthy_timeout: float = 180.0,
         fail_on_import_errors: bool = True,
         provision: Callable[[str], Mapping[str, str]] | None = None,
@@ -73,6 +75,7 @@ class LocalStack:
         self.dags_folder = Path(dags_folder).resolve() if dags_folder else None
         self.database_url = database_url
         self.wait_dags = list(wait_dags)
+        self.wait_watchers = wait_watchers
         self.healthy_timeout = healthy_timeout
         self.fail_on_import_errors = fail_on_import_errors
         self.provision = provision
@@ -169,6 +172,7 @@ class LocalStack:
         else:
             self.env = self._folder_env()
         self.env.update(self.extra_env)
+        self.env.setdefault("AIRLOCK_AIRFLOW_URL", self.url)  # run links of `airlock status` (env.sh)
 
         self.airflow = AirflowStack(
             self.supervisor,
@@ -190,6 +194,9 @@ class LocalStack:
         if self.wait_dags:
             self.airflow.wait_for_dags(self.wait_dags)
             t = self._phase("dags", t)
+        if self.wait_watchers:  # events sent before a watcher polls wait on its queue: a slow first batch
+            self.airflow.wait_watchers_polling()
+            t = self._phase("watchers", t)
         self.timings["total"] = round(time.monotonic() - t0, 2)
 
     def _folder_env(self) -> dict[str, str]:
