@@ -159,6 +159,10 @@ def test_a_newer_batch_never_hides_a_quarantined_failed_or_late_one(registry: Re
     ]
     assert rows[-1].run_url == "/dags/process_orders/runs/r17"
     assert "20261117" in render_table(rows) and "failed" in render_table(rows)
+    # The reasons, inline: the quarantined file's .reason.json, and what a late batch still lacks.
+    assert rows[1].reasons == ["orders.csv: bad_header (missing column)"]
+    assert rows[2].reasons[0].startswith("missing customers: due 30m after the first file, which came 2d ago")
+    assert "orders.csv: bad_header (missing column)" in render_table(rows)
 
 
 def test_without_a_known_airflow_url_runs_are_shown_by_id_not_by_a_guessed_link(
@@ -192,7 +196,7 @@ def test_table_has_a_line_per_pair(registry: Registry, roots: Roots) -> None:
     write_batch(roots, registry, "acme", "orders", "20261121", "failed", at=NOW - timedelta(minutes=3, seconds=30))
     table = render_table(collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW))
     lines = table.splitlines()
-    assert lines[0].split() == ["TENANT", "DATAFLOW", "BATCH", "STATE", "AGE", "FRESHNESS", "RUN"]
+    assert lines[0].split() == ["TENANT", "DATAFLOW", "BATCH", "STATE", "AGE", "FRESHNESS", "RUN", "WHY"]
     assert any(line.startswith("acme") and "failed" in line and "3m" in line for line in lines)
     assert len(lines) == 1 + 5
 

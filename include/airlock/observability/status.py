@@ -55,6 +55,7 @@ class _Batch:
     files: int = 0
     quarantined: set[str] = field(default_factory=set)
     after_snapshot: set[str] = field(default_factory=set)
+    reason_keys: dict[str, str] = field(default_factory=dict)  # original key -> its .reason.json
     markers: dict[str, ObjectInfo] = field(default_factory=dict)
     snapshot_ts: str | None = None
     first_seen: datetime | None = None
@@ -93,6 +94,8 @@ class BatchStatus:
     """Batches of this tenant x dataflow (not only this one) incomplete past the deadline."""
     after_snapshot_files: int = 0
     """Files of this batch that landed after its snapshot (quarantined `after_snapshot`): it ran without them."""
+    reasons: list[str] = field(default_factory=list)
+    """Why a quarantined or late batch is so, one line per file or gap ('orders.csv: wrong_columns (...)')."""
 
     @property
     def incomplete_delivered(self) -> bool:
@@ -237,6 +240,8 @@ class StatusCollector:
             batch.quarantined.add(original)
             if parts[1] == AFTER_SNAPSHOT_REASON:
                 batch.after_snapshot.add(original)
+            if info.key.endswith(REASON_SUFFIX):
+                batch.reason_keys[original] = info.key
             batch.touch(info.last_modified)
 
     def scan(self) -> None:
@@ -303,10 +308,35 @@ class StatusCollector:
                 row.state = "quarantined"
             elif self._is_late(batch, contract, now):
                 row.state = "late"
+        if row.state == "quarantined":
+            row.reasons = self._quarantine_reasons(batch)
+        elif row.state == "late":
+            missing = sorted(contract.required_tables - batch.tables)
+            row.reasons = [
+                f"missing {', '.join(missing) or 'nothing'}: due {format_age(contract.deadline.total_seconds())} "
+                f"after the first file, which came {format_age((now - batch.first_seen).total_seconds())} ago"
+                if batch.first_seen
+                else f"missing {', '.join(missing)}"
+            ]
         row.run_id = info.get("run_id") if isinstance(info.get("run_id"), str) else None
         row.dag_id = info.get("dag_id") if isinstance(info.get("dag_id"), str) else row.dag_id
         row.run_url = self._run_url(row.dag_id, row.run_id)
         return row
+
+    def _quarantine_reasons(self, batch: _Batch) -> list[str]:
+        """'<file>: <reason> (<detail>)' for each quarantined file: one small read each, for rows shown."""
+        reasons = []
+        for original in sorted(batch.quarantined):
+            name = original.rsplit("/", 1)[-1]
+            key = batch.reason_keys.get(original)
+            record = _read_json(self.quarantine, key) if key else {}
+            if not record:  # the reason is the folder the file was moved to: <owner>/<reason>/<key>
+                folder = key.split("/", 2)[1] if key and key.count("/") >= 2 else "reason not recorded"
+                reasons.append(f"{name}: {folder}")
+                continue
+            detail = f" ({record['detail']})" if record.get("detail") else ""
+            reasons.append(f"{name}: {record.get('reason', 'unknown')}{detail}")
+        return reasons
 
     def _last_success(self, tenant_id: str, dataflow: str, batches: list[_Batch]) -> datetime | None:
         """The newest successful _DONE: usually one read, since the newest done batch succeeded."""
@@ -452,7 +482,7 @@ def format_age(seconds: float | None) -> str:
 
 def render_table(rows: list[BatchStatus]) -> str:
     """A plain-text table, widths fitted to the content, for a terminal."""
-    header = ("TENANT", "DATAFLOW", "BATCH", "STATE", "AGE", "FRESHNESS", "RUN")
+    header = ("TENANT", "DATAFLOW", "BATCH", "STATE", "AGE", "FRESHNESS", "RUN", "WHY")
     body = [
         (
             r.tenant_id,
@@ -462,6 +492,7 @@ def render_table(rows: list[BatchStatus]) -> str:
             format_age(r.age_seconds),
             format_age(r.freshness_seconds),
             r.run_url or r.run_id or "-",
+            "; ".join(r.reasons),
         )
         for r in rows
     ]
