@@ -53,11 +53,12 @@ $(CURDIR)/$(UV_VENV)/bin/uv: requirements-uv.txt
 
 uv_dep := $(if $(filter uv,$(INSTALLER)),$(filter $(CURDIR)/$(UV_VENV)/bin/uv,$(UV)))
 
-$(VENV)/.installed: requirements-dev.lock pyproject.toml | $(uv_dep)
+# requirements-fakesnow.txt (the tests' Snowflake stand-in) goes in with --no-deps: see that file for why.
+$(VENV)/.installed: requirements-dev.lock requirements-fakesnow.txt pyproject.toml | $(uv_dep)
 	$(call make_venv,$(VENV),requirements-dev.lock)
 	@if [ ! -L $(VENV) ]; then \
-		if [ "$(INSTALLER)" = pip ]; then $(PY) -m pip install -q --no-deps -e .; \
-		else "$(UV)" pip install -q --python $(PY) --no-deps -e .; fi; fi
+		if [ "$(INSTALLER)" = pip ]; then $(PY) -m pip install -q --no-deps -e . -r requirements-fakesnow.txt; \
+		else "$(UV)" pip install -q --python $(PY) --no-deps -e . -r requirements-fakesnow.txt; fi; fi
 	@$(PY) -c "import airflow, cosmos, airlock" && touch $@
 
 $(DBT_VENV)/.installed: requirements-dbt.lock | $(uv_dep)

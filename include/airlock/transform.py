@@ -32,6 +32,7 @@ from airlock.isolation import (
     run_payload,
 )
 from airlock.warehouse import writer_pool
+from airlock.warehouse.credentials import inject_dbt_credentials
 from airlock.watcher_consumers import POKE_INTERVAL_S, adapt_watcher_group
 
 if TYPE_CHECKING:
@@ -203,7 +204,8 @@ def _operator_args(settings: Settings, runtime: DbtRuntime, claim_task_id: str) 
         },
         "install_deps": False,  # no packages.yml: hub.getdbt.com is not reachable
         "emit_datasets": False,  # one asset per model is not tenant-aware; `publish` emits the run's events
-        "interceptors": [assert_run_identity],
+        # the run's identity first, then its tenant's warehouse credentials (run time only: never rendered)
+        "interceptors": [assert_run_identity, inject_dbt_credentials],
         "retries": runtime.retries,
         "retry_delay": runtime.retry_delay,
     }

@@ -68,7 +68,9 @@ def _raw_stock_without_quantity(warehouse: Path, tenant: str) -> None:
     con = duckdb.connect(str(warehouse / f"{tenant}.duckdb"))
     try:
         con.execute(f"create schema if not exists tenant_{tenant}_raw")
-        con.execute(f"create or replace table tenant_{tenant}_raw.stock (warehouse_id varchar, sku varchar)")
+        con.execute(
+            f"create or replace table tenant_{tenant}_raw.stock (warehouse_id varchar, sku varchar, _batch_id varchar)"
+        )
     finally:
         con.close()
 

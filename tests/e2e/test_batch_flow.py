@@ -1,5 +1,8 @@
 """End to end on the real local stack: moto S3+SQS, Airflow scheduler, triggerer, DAG processor, API server.
 
+Once per warehouse that runs here for real: the embedded DuckDB files, and PostgreSQL (a throwaway server;
+the loader and dbt get its credentials from an Airflow connection and act as each tenant's role).
+
 One stack, two acts:
 1. the demo scenario (shuffled uploads, a duplicate notification, a late file, a bad file):
    exactly one snapshot and one processing run per batch, the bad file in quarantine with its reason,
@@ -15,6 +18,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -22,6 +26,7 @@ import pytest
 
 from airlock.demo.runner import DAGS, DemoRun
 from airlock.demo.scenario import DemoFile, build_scenario
+from airlock.devstack.postgres import LocalPostgres
 from airlock.devstack.stack import LocalStack
 from airlock.observability.statsd import StatsdListener, tenant_leaks
 
@@ -38,17 +43,28 @@ def statsd():
         yield listener
 
 
+@pytest.fixture(scope="module", params=["local", "postgres"])
+def warehouse(request) -> Iterator[dict[str, str]]:
+    """The warehouse's settings for the stack (and, for postgres, a throwaway server for the module)."""
+    if request.param == "local":
+        yield {"AIRLOCK_WAREHOUSE": "local"}
+        return
+    with LocalPostgres() as server:
+        yield {**server.warehouse_env(), "AIRLOCK_E2E_PG_DSN": server.dsn()}
+
+
 @pytest.fixture(scope="module")
-def stack(statsd):
+def stack(statsd, warehouse):
     # Under var/ (not a pytest temp dir) so that the Airflow logs outlive a failure for reading;
     # one folder per test process, so that two concurrent test runs never share a stack.
-    state = REPO / "var" / "e2e" / f"batch_flow-{os.getpid()}"
+    state = REPO / "var" / "e2e" / f"batch_flow-{warehouse['AIRLOCK_WAREHOUSE']}-{os.getpid()}"
     shutil.rmtree(state, ignore_errors=True)
     tenants = ["acme", "globex", "initech"]
     extra = {
         "AIRLOCK_WAREHOUSE_DIR": str(state / "warehouse"),
         "AIRLOCK_RECONCILE_INTERVAL": "10s",
         "AIRLOCK_STATSD_ADDRESS": statsd.address,
+        **{k: v for k, v in warehouse.items() if not k.startswith("AIRLOCK_E2E_")},
     }
     port = 8700 + os.getpid() % 200
     with LocalStack(state, tenants, port=port, extra_env=extra, wait_dags=DAGS, wait_watchers=True) as started:
@@ -78,6 +94,38 @@ def test_one_snapshot_and_one_run_per_batch(demo):
             for f in result.manifest["files"]:
                 manifest_rows[f["table"]] += f["rows"]
             assert {t: n for t, n in result.done["rows_loaded"].items() if n} == manifest_rows
+
+
+def test_each_tenants_marts_hold_its_batch_in_its_own_schema(demo, warehouse):
+    """What dbt built, read from the warehouse: each tenant's marts, from its own batch only."""
+    processed = {(b.batch.tenant_id, b.batch.dataflow): b.batch.batch_id for b in demo.scenario.processed}
+    marts = {"orders": "fct_orders", "inventory": "fct_stock_levels"}
+    for (tenant, dataflow), batch_id in processed.items():
+        sql = f"select distinct _tenant_id, _batch_id from tenant_{tenant}.{marts[dataflow]}"
+        assert _query(demo, warehouse, tenant, sql) == [(tenant, batch_id)], (tenant, dataflow)
+    if warehouse["AIRLOCK_WAREHOUSE"] == "postgres":
+        owners = _query(
+            demo,
+            warehouse,
+            "acme",
+            "select nspname, pg_get_userbyid(nspowner) from pg_namespace where nspname like 'tenant_%' order by 1",
+        )
+        assert owners and all(owner == "airlock_tenant_" + schema.split("_")[1] for schema, owner in owners)
+
+
+def _query(demo, warehouse, tenant: str, sql: str) -> list[tuple]:
+    if warehouse["AIRLOCK_WAREHOUSE"] == "postgres":
+        import psycopg
+
+        with psycopg.connect(warehouse["AIRLOCK_E2E_PG_DSN"]) as conn:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+    import duckdb
+
+    con = duckdb.connect(demo.stack.env["AIRLOCK_WAREHOUSE_DIR"] + f"/{tenant}.duckdb", read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def test_bad_file_is_in_quarantine_with_its_reason(demo):

@@ -30,7 +30,8 @@ def _config(**env: str):
         ({}, "local"),
         ({"AIRLOCK_DBT_TARGET": "postgres"}, "postgres"),
         ({"AIRLOCK_DBT_TARGET": "prod"}, "local"),
-        ({"AIRLOCK_DBT_TARGET": "prod", "AIRLOCK_WAREHOUSE": "postgres"}, "postgres"),
+        ({"AIRLOCK_DBT_TARGET": "prod", "AIRLOCK_WAREHOUSE": "snowflake"}, "snowflake"),
+        ({"AIRLOCK_WAREHOUSE": "redshift"}, "redshift"),
     ],
 )
 def test_the_warehouse_follows_the_setting_then_the_dbt_target(env: dict[str, str], kind: str) -> None:
@@ -40,7 +41,8 @@ def test_the_warehouse_follows_the_setting_then_the_dbt_target(env: dict[str, st
 
 
 def test_bad_settings_name_the_variable_and_the_fix() -> None:
-    with pytest.raises(ConfigError, match="AIRLOCK_WAREHOUSE='oracle': use one of local, postgres"):
+    kinds = "local, postgres, snowflake, redshift"
+    with pytest.raises(ConfigError, match=f"AIRLOCK_WAREHOUSE='oracle': use one of {kinds}"):
         _config(AIRLOCK_WAREHOUSE="oracle")
     with pytest.raises(ConfigError, match="AIRLOCK_RAW_RETENTION='10m' is shorter than 1h"):
         _config(AIRLOCK_RAW_RETENTION="10m")

@@ -54,6 +54,7 @@ def pg_server() -> Iterator[LocalPostgres]:
 def pg_database(pg_server: LocalPostgres) -> Iterator[str]:
     name = f"wh_{uuid.uuid4().hex[:10]}"
     pg_server.psql(f'create database "{name}"', database="postgres")
+    pg_server.psql("create extension if not exists pg_stat_statements", database=name)
     yield name
     pg_server.psql(f'drop database "{name}" with (force)', database="postgres")
 
@@ -73,6 +74,8 @@ class Harness:
     zone: Zone
     tmp: Path
     run_query: Callable[[str, str], list[tuple[Any, ...]]]
+    pg_server: LocalPostgres | None = None
+    pg_database: str | None = None
 
     def deliver(self, files: dict[str, str]) -> None:
         for key, body in files.items():
@@ -127,18 +130,32 @@ def warehouse_env(
     return env
 
 
-@pytest.fixture(params=["local", "postgres"])
-def warehouse(request: pytest.FixtureRequest, registry: Registry, zone: Zone, tmp_path: Path, monkeypatch) -> Harness:
-    kind = request.param
+def _harness(
+    kind: str, request: pytest.FixtureRequest, registry: Registry, zone: Zone, tmp: Path, monkeypatch
+) -> Harness:
+    server: LocalPostgres | None = None
+    database: str | None = None
     if kind == "postgres":
-        server: LocalPostgres = request.getfixturevalue("pg_server")
-        database: str = request.getfixturevalue("pg_database")
-        env = warehouse_env(kind, tmp_path, server, database)
+        server = request.getfixturevalue("pg_server")
+        database = request.getfixturevalue("pg_database")
+        env = warehouse_env(kind, tmp, server, database)
         query = _postgres_query(server, database)
     else:
-        env = warehouse_env(kind, tmp_path)
-        query = _duckdb_query(tmp_path / "warehouse")
+        env = warehouse_env(kind, tmp)
+        query = _duckdb_query(tmp / "warehouse")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     config = load_warehouse_config(load_settings(env), env)
-    return Harness(kind, config, registry, zone, tmp_path, query)
+    return Harness(kind, config, registry, zone, tmp, query, server, database)
+
+
+@pytest.fixture(params=["local", "postgres"])
+def warehouse(request: pytest.FixtureRequest, registry: Registry, zone: Zone, tmp_path: Path, monkeypatch) -> Harness:
+    """Each real warehouse in turn."""
+    return _harness(request.param, request, registry, zone, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def pg(request: pytest.FixtureRequest, registry: Registry, zone: Zone, tmp_path: Path, monkeypatch) -> Harness:
+    """PostgreSQL only."""
+    return _harness("postgres", request, registry, zone, tmp_path, monkeypatch)

@@ -146,3 +146,32 @@ def test_a_file_the_warehouse_cannot_parse_fails_the_load_with_its_message(
     )
     if tables[0][0]:
         assert warehouse.query("globex", "select count(*) from tenant_globex_raw.customers") == [(0,)]
+
+
+def test_a_failed_load_fails_the_task_with_the_warehouses_words_and_the_batch_is_marked_failed(
+    warehouse: Harness, registry_dirs, monkeypatch
+) -> None:
+    """The task bodies the processing DAG runs: claim → load (fails) → record_failure (trigger_rule one_failed)."""
+    from airlock import tasks
+    from airlock.processing import BatchRef
+    from airlock.snapshot import DONE_MARKER, marker_key
+    from airlock.storage import read_json
+
+    tenants, dataflows = registry_dirs
+    settings = {
+        "AIRLOCK_TENANTS_DIR": str(tenants),
+        "AIRLOCK_DATAFLOWS_DIR": str(dataflows),
+        "AIRLOCK_LANDING_URL": warehouse.zone.landing.url,
+        "AIRLOCK_RAW_URL": warehouse.zone.raw.url,
+        "AIRLOCK_QUARANTINE_URL": warehouse.zone.quarantine.url,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    bad = '{"order_id": "1", "customer_id": "\\ud800", "ordered_at": "d", "amount": 1}\n'
+    warehouse.deliver({"globex/orders/b9/orders.jsonl": bad, "globex/orders/b9/customers.csv": GLOBEX_CUSTOMERS})
+    plan = tasks.claim("orders", "globex|b9", "run-9", "process_orders")
+    with pytest.raises(WarehouseError, match="low surrogate"):
+        tasks.load(plan)
+    tasks.record_failure("orders", "globex|b9", "run-9", "process_orders")
+    done = read_json(warehouse.zone.raw, marker_key(BatchRef("globex", "orders", "b9"), DONE_MARKER))
+    assert done is not None and (done["status"], done["run_id"]) == ("failed", "run-9")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airlock.settings import project_home
+
+if TYPE_CHECKING:
+    from airlock.devstack.postgres import LocalPostgres
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="who creates the buckets and queues on the local endpoint: the dev stack (fast, default) or "
         "Terraform's infra/terraform/envs/local (the production wiring; adds 2-4 minutes)",
     )
+    parser.add_argument(
+        "--warehouse",
+        choices=["local", "postgres"],
+        default="local",
+        help="where batches load and dbt builds: one DuckDB file per tenant (default), or a throwaway PostgreSQL "
+        "server started from the installed binaries (a role per tenant; credentials via an Airflow connection)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -34,4 +45,22 @@ def _run(args: argparse.Namespace) -> int:
     from airlock.demo.runner import run_demo
 
     state_dir = args.state_dir or project_home() / "var" / "demo"
-    return run_demo(state_dir, port=args.port, seed=args.seed, infra=args.infra)
+    if args.warehouse == "local":
+        return run_demo(state_dir, port=args.port, seed=args.seed, infra=args.infra)
+    from airlock.devstack.postgres import LocalPostgres
+
+    print("[demo] starting a throwaway PostgreSQL server as the warehouse ...")
+    with LocalPostgres() as server:
+        print(f"[demo] warehouse: PostgreSQL on {server.host}:{server.port}, database {server.database}")
+        code = run_demo(state_dir, port=args.port, seed=args.seed, infra=args.infra, extra_env=server.warehouse_env())
+        print(_postgres_summary(server))
+        return code
+
+
+def _postgres_summary(server: LocalPostgres) -> str:
+    """Where the demo's tables are, and who owns them: each tenant's schemas belong to its own role."""
+    owners = server.psql(
+        "select string_agg(nspname || ' (' || pg_get_userbyid(nspowner) || ')', ', ' order by nspname) "
+        "from pg_namespace where nspname like 'tenant_%'"
+    ).strip()
+    return f"[demo] PostgreSQL schemas: {owners or 'none'}"

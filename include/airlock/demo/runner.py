@@ -276,14 +276,18 @@ def run_demo(
     seed: int = 20261121,
     infra: str = "devstack",
     log: Callable[[str], None] = print,
+    extra_env: dict[str, str] | None = None,
 ) -> int:
-    """Run the demo; `infra="terraform"` provisions the local endpoint with Terraform's envs/local."""
+    """Run the demo; `infra="terraform"` provisions the local endpoint with Terraform's envs/local.
+
+    `extra_env` points the stack elsewhere, e.g. at a PostgreSQL warehouse (`airlock demo --warehouse postgres`).
+    """
     if state_dir.exists():
         shutil.rmtree(state_dir)
     scenario = build_scenario(seed)
     tenants = sorted({b.batch.tenant_id for b in scenario.batches})
     started = time.monotonic()
-    extra_env = {"AIRLOCK_WAREHOUSE_DIR": str(state_dir / "warehouse")}
+    extra_env = {"AIRLOCK_WAREHOUSE_DIR": str(state_dir / "warehouse"), **(extra_env or {})}
     provision = None
     if infra == "terraform":
         from airlock.infra import apply_local

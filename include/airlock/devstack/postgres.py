@@ -58,6 +58,18 @@ class LocalPostgres:
         auth = f"{user or self.superuser}:{secret}" if secret else (user or self.superuser)
         return f"postgresql://{auth}@{self.host}:{self.port}/{database or self.database}"
 
+    def warehouse_env(self, database: str | None = None) -> dict[str, str]:
+        """Point a stack at this server as its warehouse: the loader's Airflow connection and dbt's target.
+
+        The connection is what a deployment keeps in its secrets backend; locally Airflow reads it from
+        AIRFLOW_CONN_AIRLOCK_WAREHOUSE. dbt gets its AIRLOCK_PG_* from it at run time (docs/warehouses.md).
+        """
+        return {
+            "AIRLOCK_WAREHOUSE": "postgres",
+            "AIRLOCK_DBT_TARGET": "postgres",
+            "AIRFLOW_CONN_AIRLOCK_WAREHOUSE": self.dsn(database),
+        }
+
     def sqlalchemy_url(self, database: str | None = None) -> str:
         """The URL Airflow's AIRFLOW__DATABASE__SQL_ALCHEMY_CONN takes (psycopg 3 driver)."""
         return self.dsn(database).replace("postgresql://", "postgresql+psycopg://", 1)

@@ -21,6 +21,8 @@ from airlock.tenants import parse_duration
 WAREHOUSES: dict[str, str] = {
     "local": "airlock.warehouse.duckdb:DuckDBWarehouse",
     "postgres": "airlock.warehouse.postgres:PostgresWarehouse",
+    "snowflake": "airlock.warehouse.snowflake:SnowflakeWarehouse",
+    "redshift": "airlock.warehouse.redshift:RedshiftWarehouse",
 }
 """Warehouse kind → its module's class. A new warehouse is one module, its tests and one line here."""
 
@@ -36,7 +38,7 @@ class WarehouseConfig:
     retention: timedelta
     warehouse_dir: Path
     raw_url: str
-    snowflake_stage: str = "AIRLOCK_RAW_STAGE"
+    snowflake_stage: str = "AIRLOCK.LOADING.AIRLOCK_RAW_STAGE"
     redshift_iam_role: str | None = None
 
 
@@ -62,6 +64,6 @@ def load_warehouse_config(settings: Settings, environ: Mapping[str, str] | None 
         retention=retention,
         warehouse_dir=settings.warehouse_dir,
         raw_url=settings.raw_url,
-        snowflake_stage=env.get("AIRLOCK_SNOWFLAKE_STAGE") or "AIRLOCK_RAW_STAGE",
+        snowflake_stage=env.get("AIRLOCK_SNOWFLAKE_STAGE") or "AIRLOCK.LOADING.AIRLOCK_RAW_STAGE",
         redshift_iam_role=env.get("AIRLOCK_REDSHIFT_IAM_ROLE") or None,
     )

@@ -1,0 +1,206 @@
+"""PostgreSQL: tenants isolated by the database itself, a dead warehouse mid-load, the loader's statements tagged.
+
+Real parts: a throwaway PostgreSQL 15 server (airlock.devstack.postgres), the real intake, the loader as the
+load task runs it, credentials from Airflow connections. Permission errors are PostgreSQL's own.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import BinaryIO
+
+import psycopg
+import pytest
+
+from airlock.devstack.postgres import LocalPostgres
+from airlock.settings import load_settings
+from airlock.storage import LocalStorage
+from airlock.warehouse import WarehouseUnavailableError, load_warehouse_config
+from airlock.warehouse.base import TenantNotProvisionedError, TenantSpace
+from airlock.warehouse.postgres import tenant_sql
+
+from .conftest import CUSTOMERS_CSV, Harness, _postgres_query, orders_csv, warehouse_env
+
+pytestmark = pytest.mark.postgres
+
+GLOBEX = {
+    "globex/orders/b1/orders.jsonl": '{"order_id": "g-1", "customer_id": "c", "ordered_at": "d", "amount": 1}\n',
+    "globex/orders/b1/customers.csv": "customer_id,customer_name,country,segment\nc,Cy,FR,smb\n",
+}
+ACME = {"acme/orders/20261120/orders.csv": orders_csv("a-1"), "acme/orders/20261120/customers.csv": CUSTOMERS_CSV}
+
+
+def _connect(pg: Harness, user: str | None = None) -> psycopg.Connection:
+    assert pg.pg_server is not None and pg.pg_database is not None
+    return psycopg.connect(pg.pg_server.dsn(pg.pg_database, user=user), autocommit=True)
+
+
+def test_a_tenants_role_gets_permission_errors_on_another_tenants_schemas(pg: Harness) -> None:
+    pg.deliver({**ACME, **GLOBEX})
+    pg.load("acme|20261120")
+    pg.load("globex|b1")
+    with _connect(pg) as conn:  # a superuser session: after SET ROLE it has the tenant's privileges only
+        conn.execute("set role airlock_tenant_acme")
+        assert conn.execute("select order_id from tenant_acme_raw.orders").fetchall() == [("a-1",)]
+        attempts = {
+            "read": "select * from tenant_globex_raw.orders",
+            "write": "insert into tenant_globex_raw.orders (order_id) values ('x')",
+            "create": "create table tenant_globex.stolen (x int)",
+            "drop": "drop table tenant_globex_raw.customers",
+        }
+        for what, sql in attempts.items():
+            with pytest.raises(
+                psycopg.errors.InsufficientPrivilege, match="permission denied for schema tenant_globex"
+            ):
+                conn.execute(sql)
+            assert what
+    owners = dict(
+        _connect(pg)
+        .execute("select nspname, pg_get_userbyid(nspowner) from pg_namespace where nspname like 'tenant_%' order by 1")
+        .fetchall()
+    )
+    assert owners == {
+        "tenant_acme": "airlock_tenant_acme",
+        "tenant_acme_raw": "airlock_tenant_acme",
+        "tenant_globex": "airlock_tenant_globex",
+        "tenant_globex_raw": "airlock_tenant_globex",
+    }
+
+
+def test_a_per_tenant_connection_cannot_even_switch_to_another_tenant(pg: Harness, monkeypatch) -> None:
+    pg.deliver({**ACME, **GLOBEX})
+    pg.load("globex|b1")
+    pg.load("acme|20261120")  # provisions acme's role and schemas
+    with _connect(pg) as conn:
+        conn.execute("alter role airlock_tenant_acme login")
+    assert pg.pg_server is not None
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AIRLOCK_WAREHOUSE_ACME", pg.pg_server.dsn(pg.pg_database, user="airlock_tenant_acme")
+    )
+    assert pg.load("acme|20261120", run_id="run-2") == {"orders": 1, "customers": 2, "refunds": 0}
+    ledger = pg.query("acme", "select run_id from tenant_acme_raw._airlock_loads")
+    assert ledger == [("run-2",)]
+    with _connect(pg, user="airlock_tenant_acme") as conn:
+        with pytest.raises(
+            psycopg.errors.InsufficientPrivilege, match='permission denied to set role "airlock_tenant_globex"'
+        ):
+            conn.execute("set role airlock_tenant_globex")
+        with pytest.raises(
+            psycopg.errors.InsufficientPrivilege, match="permission denied for schema tenant_globex_raw"
+        ):
+            conn.execute("select * from tenant_globex_raw.orders")
+
+
+def test_a_loader_that_may_not_create_roles_names_the_admin_step_then_loads(pg: Harness, monkeypatch) -> None:
+    """Production shape: the loader logs in NOINHERIT, without CREATEROLE; an admin provisions each tenant once."""
+    assert pg.pg_server is not None and pg.pg_database is not None
+    with _connect(pg) as conn:
+        conn.execute(
+            "do $$ begin if not exists (select from pg_roles where rolname = 'airlock_loader') then "
+            "create role airlock_loader login noinherit; end if; end $$"
+        )
+    monkeypatch.setenv("AIRFLOW_CONN_AIRLOCK_WAREHOUSE", pg.pg_server.dsn(pg.pg_database, user="airlock_loader"))
+    pg.deliver({"initech/inventory/20261120/stock_main.csv": "warehouse_id,sku,quantity,counted_at\nw,s,3,d\n"})
+    with pytest.raises(TenantNotProvisionedError, match="airlock warehouse sql --kind postgres --tenant initech"):
+        pg.load("initech|20261120", dataflow="inventory")
+
+    admin_sql = tenant_sql(TenantSpace("initech", "tenant_initech"), pg.pg_database, "airlock_loader")
+    pg.pg_server.psql(admin_sql, database=pg.pg_database)
+    assert pg.load("initech|20261120", dataflow="inventory") == {"stock": 1}
+    denied = pytest.raises(
+        psycopg.errors.InsufficientPrivilege, match="permission denied for schema tenant_initech_raw"
+    )
+    with _connect(pg, user="airlock_loader") as conn, denied:  # without SET ROLE the loader holds no tenant's rights
+        conn.execute("select * from tenant_initech_raw.stock")
+
+
+def test_schemas_another_role_created_are_refused(pg: Harness) -> None:
+    with _connect(pg) as conn:
+        conn.execute(
+            "do $$ begin if not exists (select from pg_roles where rolname = 'airlock_tenant_globex') then "
+            "create role airlock_tenant_globex; end if; end $$"
+        )
+        conn.execute("create schema tenant_acme_raw authorization airlock_tenant_globex")  # globex squats acme's name
+    pg.deliver(ACME)
+    with pytest.raises(TenantNotProvisionedError, match=r"schemas \{'tenant_acme_raw': 'airlock_tenant_globex'\}"):
+        pg.load("acme|20261120")
+
+
+def test_the_loaders_statements_carry_the_runs_tag(pg: Harness) -> None:
+    pg.deliver(ACME)
+    pg.load("acme|20261120", run_id="run-tagged")
+    assert pg.pg_server is not None
+    texts = pg.pg_server.psql(
+        "select regexp_replace(query, '\\s+', ' ', 'g') from pg_stat_statements "
+        'where query like \'%"run_id": "run-tagged"%\'',
+        database=pg.pg_database,
+    )
+    statements = [line for line in texts.splitlines() if "/* {" in line]
+    kinds = {line.split()[0].lower() for line in statements}
+    assert {"copy", "delete", "insert", "select"} <= kinds
+    tags = [json.loads(line[line.rindex("/* ") + 3 : line.rindex(" */")]) for line in statements]
+    assert {(t["tenant_id"], t["dataflow"], t["batch_id"], t["step"]) for t in tags} == {
+        ("acme", "orders", "20261120", "load")
+    }
+
+
+class _KillingStorage(LocalStorage):
+    """Raw storage whose big orders file kills the warehouse after the first chunk went into COPY."""
+
+    def __init__(self, root: Path, server: LocalPostgres) -> None:
+        super().__init__(root)
+        self.server, self.armed = server, True
+
+    def open_read(self, key: str) -> BinaryIO:
+        stream = super().open_read(key)
+        if not (self.armed and key.endswith("orders.csv")):
+            return stream
+        self.armed = False
+        server, read = self.server, stream.read
+
+        def read_then_kill(n: int = -1) -> bytes:
+            chunk = read(n)
+            if server.base is not None and not getattr(server, "_killed", False):
+                server._killed = True  # type: ignore[attr-defined]
+                server.kill()  # pg_ctl stop -m immediate: the postmaster and backends die mid-COPY
+            return chunk
+
+        stream.read = read_then_kill  # type: ignore[method-assign]
+        return stream
+
+
+def test_the_warehouse_stopped_mid_load_fails_clearly_and_a_rerun_loads_exactly_once(
+    registry, zone, tmp_path, monkeypatch
+) -> None:
+    with LocalPostgres(preload_pg_stat_statements=False) as server:
+        env = warehouse_env("postgres", tmp_path, server, server.database)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        zone.raw = _KillingStorage(zone.raw.root, server)
+        pg = Harness(
+            "postgres",
+            load_warehouse_config(load_settings(env), env),
+            registry,
+            zone,
+            tmp_path,
+            _postgres_query(server, server.database),
+            server,
+            server.database,
+        )
+        ids = [f"o-{i:07d}" for i in range(120_000)]  # ~4 MB: several chunks, so the kill lands inside COPY
+        pg.deliver(
+            {"acme/orders/20261120/orders.csv": orders_csv(*ids), "acme/orders/20261120/customers.csv": CUSTOMERS_CSV}
+        )
+        with pytest.raises(WarehouseUnavailableError) as failure:
+            pg.load("acme|20261120")
+        message = str(failure.value)
+        assert "is unreachable" in message and "Nothing of this batch was committed" in message
+        assert "a re-run (clear the failed run) loads the batch exactly once" in message
+
+        server.restart()
+        assert pg.load("acme|20261120", run_id="run-1") == {"orders": 120_000, "customers": 2, "refunds": 0}
+        assert pg.query("acme", "select count(*), count(distinct order_id) from tenant_acme_raw.orders") == [
+            (120_000, 120_000)
+        ]
+        assert pg.query("acme", "select count(*) from tenant_acme_raw._airlock_loads") == [(1,)]
