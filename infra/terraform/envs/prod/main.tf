@@ -58,9 +58,26 @@ module "audit" {
   access_log_bucket_name = module.landing_zone.bucket_names.access_logs
 }
 
+module "warehouse_access" {
+  source = "../../modules/warehouse_access"
+
+  name_prefix            = local.name_prefix
+  warehouse              = var.warehouse
+  secret_prefix          = "airlock/${var.env_name}"
+  tenant_ids             = var.warehouse_tenant_connections ? toset(keys(module.registry.tenants)) : toset([])
+  raw_bucket_arn         = module.landing_zone.bucket_arns.raw
+  storage_kms_key_arn    = module.landing_zone.storage_kms_key_arn
+  snowflake_iam_user_arn = var.snowflake_iam_user_arn
+  snowflake_external_id  = var.snowflake_external_id
+  tags                   = local.tags
+}
+
 module "mwaa" {
   source = "../../modules/mwaa"
   count  = var.enable_mwaa ? 1 : 0
+
+  secrets_read_policy_json      = module.warehouse_access.read_secrets_policy_json
+  airflow_configuration_options = module.warehouse_access.airflow_secrets_backend_options
 
   name_prefix            = local.name_prefix
   vpc_id                 = var.vpc_id
@@ -99,6 +116,8 @@ module "mwaa" {
       ecs_security_groups        = join(",", module.ecs.security_group_ids)
       ecs_log_group              = module.ecs.log_group_name
       ecs_task_role_arn_template = module.kit_settings.settings.ecs.task_role_arn_template
+      warehouse                  = module.warehouse_access.kit_settings.warehouse
+      redshift_iam_role          = try(module.warehouse_access.kit_settings.redshift_iam_role, null)
     } : k => v if v != null
   }
 }

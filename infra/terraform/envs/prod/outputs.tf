@@ -59,3 +59,12 @@ output "mwaa" {
     webserver_url      = module.mwaa[0].webserver_url
   } : null
 }
+
+output "warehouse" {
+  description = "Warehouse access: the connection secrets to fill (names only), the raw-bucket reader role (Snowflake storage integration / Redshift COPY IAM_ROLE) and the AIRLOCK_* settings it implies."
+  value = {
+    connection_secret_names = module.warehouse_access.connection_secret_names
+    reader_role_arn         = module.warehouse_access.reader_role_arn
+    settings                = module.warehouse_access.kit_settings
+  }
+}

@@ -80,3 +80,33 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "warehouse" {
+  description = "Where batches load and dbt builds (AIRLOCK_WAREHOUSE): postgres, snowflake or redshift (local is the laptop's DuckDB)."
+  type        = string
+  default     = "postgres"
+
+  validation {
+    condition     = contains(["local", "postgres", "snowflake", "redshift"], var.warehouse)
+    error_message = "warehouse must be one of local, postgres, snowflake, redshift."
+  }
+}
+
+variable "warehouse_tenant_connections" {
+  description = "Create a connection secret per tenant (airlock_warehouse_<tenant>), so each tenant's loads and dbt log in as that tenant only. Required for isolation on Redshift."
+  type        = bool
+  default     = true
+}
+
+variable "snowflake_iam_user_arn" {
+  description = "Snowflake only: STORAGE_AWS_IAM_USER_ARN of the storage integration (desc integration AIRLOCK_RAW); null before it exists."
+  type        = string
+  default     = null
+}
+
+variable "snowflake_external_id" {
+  description = "Snowflake only: STORAGE_AWS_EXTERNAL_ID of the storage integration."
+  type        = string
+  default     = null
+  sensitive   = true
+}

@@ -230,6 +230,14 @@ resource "aws_iam_role_policy" "kit" {
   policy = module.dag_access.policy_json
 }
 
+# The secrets backend (warehouse connections): the kit's prefix only.
+resource "aws_iam_role_policy" "kit_secrets" {
+  count  = var.secrets_read_policy_json == null ? 0 : 1
+  name   = "airlock-secrets"
+  role   = aws_iam_role.execution.id
+  policy = var.secrets_read_policy_json
+}
+
 # ---------------------------------------------------------------------------------------------
 # The environment
 # ---------------------------------------------------------------------------------------------

@@ -163,6 +163,12 @@ variable "kit_settings" {
   }
 }
 
+variable "secrets_read_policy_json" {
+  description = "IAM policy that reads the kit's Secrets Manager prefix only (modules/warehouse_access read_secrets_policy_json); null: the execution role reads no secret."
+  type        = string
+  default     = null
+}
+
 variable "airflow_configuration_options" {
   description = "Extra Airflow options (section.key => value), merged over the kit's defaults."
   type        = map(string)
