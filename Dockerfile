@@ -4,7 +4,7 @@
 # (less .dockerignore); the steps below add what the kit needs on top.
 FROM astrocrpublic.azurecr.io/runtime:3.3-7
 
-# `import airlock` resolves from include/; AIRLOCK_HOME anchors include/<registries> and dbt_project/.
+# `import airlock` resolves from include/; AIRLOCK_HOME anchors dags/registry/ and dbt_project/.
 ENV PYTHONPATH=/usr/local/airflow/include \
     AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     AIRLOCK_HOME=/usr/local/airflow \

@@ -108,8 +108,8 @@ def measure(
         "AIRLOCK_DBT_PROJECT_DIR": str(project),
         "AIRLOCK_DBT_EXECUTABLE": dbt_executable,
         "AIRLOCK_WAREHOUSE_DIR": str(warehouse),
-        "AIRLOCK_TENANTS_DIR": str(repo / "include" / "tenants"),
-        "AIRLOCK_DATAFLOWS_DIR": str(repo / "include" / "dataflows"),
+        "AIRLOCK_TENANTS_DIR": str(repo / "dags" / "registry" / "tenants"),
+        "AIRLOCK_DATAFLOWS_DIR": str(repo / "dags" / "registry" / "dataflows"),
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "180",
         # Airflow's default (as on Astro and MWAA), not the dev stack's 10 s: re-parsing the 200-model DAG

@@ -203,7 +203,7 @@ def run() -> dict[str, Any]:
         tenants = Path(tmp) / "tenants"
         tenants.mkdir()
         (tenants / "bench.yaml").write_text(BENCH_TENANT)
-        registry = load_registry(tenants, ROOT / "include" / "dataflows")
+        registry = load_registry(tenants, ROOT / "dags" / "registry" / "dataflows")
         inbox = {}
         for size in SIZES:
             print(f"    inbox: {size:,} stored, {NEW_FILES} new", flush=True)

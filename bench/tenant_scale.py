@@ -29,7 +29,7 @@ def make_registry(folder: Path, count: int) -> Path:
     """`count` tenants shaped like the demo's acme, named t0000, t0001, ..."""
     tenants = folder / f"tenants_{count}"
     tenants.mkdir(parents=True)
-    template = (ROOT / "include" / "tenants" / "acme.yaml").read_text()
+    template = (ROOT / "dags" / "registry" / "tenants" / "acme.yaml").read_text()
     for i in range(count):
         tid = f"t{i:04d}"
         text = template.replace("tenant_id: acme", f"tenant_id: {tid}").replace("tenant_acme", f"tenant_{tid}")

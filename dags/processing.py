@@ -1,7 +1,7 @@
 """Airflow DAGs `process_<dataflow>`: one per dataflow (never one per tenant), one run per batch.
 
 Each DAG is scheduled on the partitioned asset `snapshot/<dataflow>`; a run's partition key is
-`<tenant>|<batch_id>`. Adding a tenant adds no DAG; adding include/dataflows/<name>.yaml (and its
+`<tenant>|<batch_id>`. Adding a tenant adds no DAG; adding dags/registry/dataflows/<name>.yaml (and its
 dbt models) adds one, with no edit here.
 """
 

@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 def registry_dirs(tmp_path: Path) -> tuple[Path, Path]:
     """A copy of the demo registry that a test may edit."""
     tenants, dataflows = tmp_path / "tenants", tmp_path / "dataflows"
-    shutil.copytree(REPO / "include" / "tenants", tenants)
-    shutil.copytree(REPO / "include" / "dataflows", dataflows)
+    shutil.copytree(REPO / "dags" / "registry" / "tenants", tenants)
+    shutil.copytree(REPO / "dags" / "registry" / "dataflows", dataflows)
     return tenants, dataflows
 
 

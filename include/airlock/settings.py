@@ -16,6 +16,9 @@ from typing import Literal
 from airlock.errors import ConfigError
 from airlock.tenants import parse_duration
 
+# The tenant registry ships with the DAG files, so a new tenant is a DAG-only deploy on Astro and a dags/
+# sync on MWAA, and Terraform reads the same files from the checkout (docs/adr/0006).
+REGISTRY_DIR = "registry"
 ExecutionTarget = Literal["local", "kubernetes", "aws_ecs"]
 _TARGETS: tuple[ExecutionTarget, ...] = ("local", "kubernetes", "aws_ecs")
 
@@ -79,8 +82,8 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         return Settings(
             env=environ.get("AIRLOCK_ENV", "local"),
             home=home,
-            tenants_dir=_path(environ, "AIRLOCK_TENANTS_DIR", home / "include" / "tenants"),
-            dataflows_dir=_path(environ, "AIRLOCK_DATAFLOWS_DIR", home / "include" / "dataflows"),
+            tenants_dir=_path(environ, "AIRLOCK_TENANTS_DIR", home / "dags" / REGISTRY_DIR / "tenants"),
+            dataflows_dir=_path(environ, "AIRLOCK_DATAFLOWS_DIR", home / "dags" / REGISTRY_DIR / "dataflows"),
             landing_url=environ.get("AIRLOCK_LANDING_URL") or str(var / "landing"),
             raw_url=environ.get("AIRLOCK_RAW_URL") or str(var / "raw"),
             quarantine_url=environ.get("AIRLOCK_QUARANTINE_URL") or str(var / "quarantine"),

@@ -1,4 +1,4 @@
-"""The tenant registry: typed models of include/tenants/*.yaml and include/dataflows/*.yaml.
+"""The tenant registry: typed models of dags/registry/tenants/*.yaml and dags/registry/dataflows/*.yaml.
 
 Both folders are plain YAML because Terraform reads the same files (yamldecode + fileset).
 Everything is validated once, here, and errors name the file, the field and the fix.
@@ -296,7 +296,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path}: not valid YAML ({exc}). Fix: check indentation and quoting.") from None
     if not isinstance(data, dict):
-        raise RegistryError(f"{path}: expected a mapping at the top level. Fix: see include/tenants/acme.yaml.")
+        raise RegistryError(f"{path}: expected a mapping at the top level. Fix: see dags/registry/tenants/acme.yaml.")
     return data
 
 
@@ -321,7 +321,7 @@ def _cross_check(path: Path, tenant: Tenant, dataflows: dict[str, Dataflow]) -> 
         if flow is None:
             problems.append(
                 f"dataflows.{name}: no such dataflow. Fix: use one of {sorted(dataflows)} or add "
-                f"include/dataflows/{name}.yaml."
+                f"dags/registry/dataflows/{name}.yaml."
             )
             continue
         for i, file in enumerate(contract.files):

@@ -72,7 +72,7 @@ def test_no_import_errors_and_nothing_touched_at_parse_time(parsed):
 
 
 def test_expected_dags_one_per_dataflow(parsed):
-    dataflows = sorted(p.stem for p in (REPO / "include" / "dataflows").glob("*.yaml"))
+    dataflows = sorted(p.stem for p in (REPO / "dags" / "registry" / "dataflows").glob("*.yaml"))
     assert sorted(parsed["dags"]) == sorted(
         ["airlock_router", "airlock_reconcile", *[f"process_{d}" for d in dataflows]]
     )
@@ -98,7 +98,7 @@ def test_every_dag_tagged_and_every_task_retries(parsed):
 def test_adding_tenants_adds_no_dag(tmp_path, parsed):
     tenants = tmp_path / "tenants"
     tenants.mkdir()
-    template = (REPO / "include" / "tenants" / "acme.yaml").read_text()
+    template = (REPO / "dags" / "registry" / "tenants" / "acme.yaml").read_text()
     for i in range(50):
         (tenants / f"t{i:03d}.yaml").write_text(template.replace("tenant_id: acme", f"tenant_id: t{i:03d}"))
     many = parse(

@@ -30,7 +30,7 @@ def render(project: Path) -> DAG:
     environ = {"AIRLOCK_HOME": str(REPO), "AIRLOCK_DBT_PROJECT_DIR": str(project)}
     with DAG("process_orders", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
         dbt_task_group(
-            load_dataflows(REPO / "include" / "dataflows")["orders"], load_settings(environ), environ=environ
+            load_dataflows(REPO / "dags" / "registry" / "dataflows")["orders"], load_settings(environ), environ=environ
         )
     return dag
 

@@ -89,8 +89,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "AIRLOCK_DBT_RETRIES": "1",  # one retry, soon: the retry path runs on a worker
         "AIRLOCK_DBT_RETRY_DELAY": "1",
         "AIRLOCK_WAREHOUSE_DIR": str(warehouse),
-        "AIRLOCK_TENANTS_DIR": str(REPO / "include" / "tenants"),
-        "AIRLOCK_DATAFLOWS_DIR": str(REPO / "include" / "dataflows"),
+        "AIRLOCK_TENANTS_DIR": str(REPO / "dags" / "registry" / "tenants"),
+        "AIRLOCK_DATAFLOWS_DIR": str(REPO / "dags" / "registry" / "dataflows"),
         "AIRFLOW__COSMOS__CACHE_DIR": str(root / "cosmos"),
     }
     state = root / "stack"

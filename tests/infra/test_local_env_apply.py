@@ -360,7 +360,7 @@ def test_destroy_leaves_nothing_behind(stack: Stack) -> None:
 def test_registry_is_the_only_tenant_source() -> None:
     """No tenant id is written in any .tf file: onboarding is a YAML file, not a .tf edit."""
     root = project_home() / "infra" / "terraform"
-    ids = [p.stem for p in (project_home() / "include" / "tenants").glob("*.yaml")]
+    ids = [p.stem for p in (project_home() / "dags" / "registry" / "tenants").glob("*.yaml")]
     for tf in root.rglob("*.tf"):
         text = tf.read_text(encoding="utf-8")
         assert not any(re.search(rf"\b{i}\b", text) for i in ids), f"{tf} names a tenant"

@@ -134,3 +134,23 @@ def test_integrity_check_refuses_non_loopback_connections(project: Path) -> None
         with pytest.raises(OSError, match="network access while parsing DAGs"):
             connect(sock, ("192.0.2.1", 443))  # TEST-NET-1: refused by the guard before any packet
     assert calls == [("127.0.0.1", 9)]
+
+
+def test_the_registry_ships_with_a_dag_only_deploy(project: Path) -> None:
+    """`astro deploy --dags` uploads dags/ only: the registry the DAGs read must live there, unwalked."""
+    # The walk the DAG processor does (airflow.utils.file.find_dag_file_paths), .airflowignore applied.
+    from airflow._shared.module_loading.file_discovery import find_path_from_directory
+
+    from airlock.settings import load_settings
+
+    settings = load_settings({"AIRLOCK_HOME": str(project)})
+    dags = project / "dags"
+    for folder in (settings.tenants_dir, settings.dataflows_dir):
+        assert folder.is_relative_to(dags), f"{folder} is outside dags/: a new tenant would need an image deploy"
+        assert any(folder.glob("*.yaml")), f"{folder} holds no registry file"
+    walked = [Path(p) for p in find_path_from_directory(dags, ".airflowignore", "glob")]
+    assert walked, "the DAG processor finds no file at all"
+    assert not [p for p in walked if p.is_relative_to(dags / "registry")], (
+        "dags/.airflowignore must keep the DAG processor out of dags/registry"
+    )
+    assert (dags / "airlock_router.py") in walked

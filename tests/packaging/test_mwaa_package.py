@@ -22,12 +22,11 @@ CONSTRAINT_331 = "https://raw.githubusercontent.com/apache/airflow/constraints-3
 
 def _tiny_project(root: Path, *, plugins: bool = False, manifest: bool = True) -> Path:
     """A minimal project: one DAG, a package, the three requirements files, a dbt project."""
-    (root / "dags").mkdir(parents=True)
+    (root / "dags" / "registry" / "tenants").mkdir(parents=True)
     (root / "dags" / "hello.py").write_text("from airflow.sdk import DAG\n")
+    (root / "dags" / "registry" / "tenants" / "acme.yaml").write_text("id: acme\n")
     (root / "include" / "airlock").mkdir(parents=True)
     (root / "include" / "airlock" / "__init__.py").write_text("")
-    (root / "include" / "tenants").mkdir()
-    (root / "include" / "tenants" / "acme.yaml").write_text("id: acme\n")
     (root / "requirements.txt").write_text("# pins\napache-airflow-providers-amazon==9.39.0\nduckdb==1.5.5\n")
     (root / "requirements-dbt.txt").write_text("dbt-core==1.11.16\nsqlfluff==4.4.0\n")
     (root / "dbt_project" / "target").mkdir(parents=True)
@@ -45,6 +44,8 @@ def test_layout_puts_everything_the_dags_import_inside_dags(package: MwaaPackage
     dags = package.root / "dags"
     assert sorted(p.name for p in dags.glob("*.py")) == sorted(p.name for p in (project / "dags").glob("*.py"))
     assert (dags / "airlock" / "__init__.py").is_file(), "MWAA syncs only dags/: the package lives there"
+    shipped = sorted(p.name for p in (dags / "registry" / "tenants").glob("*.yaml"))
+    assert shipped == sorted(p.name for p in (project / "dags" / "registry" / "tenants").glob("*.yaml"))
     for folder in (p for p in (project / "include").iterdir() if p.is_dir() and p.name != "airlock"):
         if not folder.name.startswith(("_", ".")):
             assert (dags / "include" / folder.name).is_dir(), f"include/{folder.name} must ship in dags/include"
@@ -58,7 +59,23 @@ def test_layout_puts_everything_the_dags_import_inside_dags(package: MwaaPackage
 
 def test_airflowignore_keeps_support_folders_out_of_dag_discovery(package: MwaaPackage) -> None:
     lines = (package.root / "dags" / ".airflowignore").read_text().splitlines()
-    assert {"airlock/", "include/", "dbt_project/"} <= set(lines)
+    assert {"registry/", "airlock/", "include/", "dbt_project/"} <= set(lines)
+
+
+def test_startup_points_the_settings_at_the_shipped_registry(package: MwaaPackage, tmp_path: Path) -> None:
+    """dags/ is AIRLOCK_HOME on MWAA, so the registry is <home>/registry, not <home>/dags/registry."""
+    env = {"PATH": "/usr/bin:/bin", "AIRFLOW_HOME": str(tmp_path), "MWAA_AIRFLOW_COMPONENT": "webserver"}
+    done = subprocess.run(
+        ["sh", "-c", f'. {package.root / "startup.sh"}; echo "$AIRLOCK_TENANTS_DIR|$AIRLOCK_DATAFLOWS_DIR"'],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    tenants, dataflows = done.stdout.strip().splitlines()[-1].split("|")
+    assert tenants == f"{tmp_path}/dags/registry/tenants" and dataflows == f"{tmp_path}/dags/registry/dataflows"
+    for folder in (tenants, dataflows):  # the same folders, relative to the package's dags/
+        assert (package.root / "dags" / Path(folder).relative_to(tmp_path / "dags")).is_dir()
 
 
 def test_requirements_carry_the_constraint_and_the_pins_from_requirements_txt(

@@ -28,7 +28,7 @@ from airlock.tenants import load_registry
 from ..conftest import ORDERS_CSV, REPO
 
 # hypothesis runs many examples per test: one registry, read once (the demo tenants, unchanged)
-REGISTRY = load_registry(REPO / "include" / "tenants", REPO / "include" / "dataflows")
+REGISTRY = load_registry(REPO / "dags" / "registry" / "tenants", REPO / "dags" / "registry" / "dataflows")
 
 STOCK = "warehouse_id,sku,quantity,counted_at\nw1,s1,3,2026\n"
 

@@ -28,7 +28,7 @@ def test_tenant_ids_come_from_file_names_without_reading_them(registry_dirs):
     assert tenant_ids(tenants) == ["acme", "globex", "initech", "zeta"]
 
 
-ACME = Path(__file__).resolve().parents[2] / "include" / "tenants" / "acme.yaml"
+ACME = Path(__file__).resolve().parents[2] / "dags" / "registry" / "tenants" / "acme.yaml"
 
 
 @pytest.mark.parametrize(

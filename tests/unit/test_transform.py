@@ -69,7 +69,7 @@ def render(dataflow: str = "orders", **env: str) -> DAG:
         **env,
     }
     settings = load_settings(environ)
-    flow = load_dataflows(REPO / "include" / "dataflows")[dataflow]
+    flow = load_dataflows(REPO / "dags" / "registry" / "dataflows")[dataflow]
     with DAG(f"process_{dataflow}", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
         dbt_task_group(flow, settings, environ=environ)
     return dag

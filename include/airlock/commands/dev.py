@@ -28,7 +28,7 @@ Ctrl-C (or SIGTERM) stops everything: SIGINT, then SIGTERM, then SIGKILL per pro
 checks that no process survives. A run killed with SIGKILL is cleaned up by the next start.
 
 examples:
-  airlock dev                          # all tenants of include/tenants/, UI on :8080
+  airlock dev                          # all tenants of dags/registry/tenants/, UI on :8080
   airlock dev --tenants acme --port 8081
   source var/devstack/env.sh           # in another shell: the stack's AIRLOCK_*/AWS_* settings
 """

@@ -158,7 +158,7 @@ def write_registry(root: Path, subscriptions: dict[str, list[str]]) -> tuple[Pat
     """Write a small registry: tenant id -> the dataflows (orders, inventory) it delivers.
 
     Returns (tenants_dir, dataflows_dir) for load_registry. Tests and the bench build their own
-    registry so that they never depend on the demo tenants in include/tenants.
+    registry so that they never depend on the demo tenants in dags/registry/tenants.
     """
     import yaml
 

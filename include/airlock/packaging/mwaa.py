@@ -5,10 +5,11 @@ line), runs `startup.sh` and unpacks `plugins.zip`. So the package puts everythi
 inside dags/, laid out like the repository so that `dags/` can serve as AIRLOCK_HOME:
 
     <out>/dags/*.py                  the DAG files (thin)
+    <out>/dags/registry/             the tenant registry, as in the repository (it ships with the DAGs)
     <out>/dags/airlock/              the package (imported as `import airlock`: dags/ is on sys.path)
-    <out>/dags/include/<tenants...>  the registry folders next to the package in include/
+    <out>/dags/include/<name>/       any other folder next to the package in include/
     <out>/dags/dbt_project/          the dbt project with target/manifest.json (parse needs no dbt)
-    <out>/dags/.airflowignore        keeps the DAG processor out of the three folders above
+    <out>/dags/.airflowignore        keeps the DAG processor out of the folders above
     <out>/requirements.txt           requirements.txt + the --constraint line for Airflow/Python
     <out>/startup.sh                 exports AIRLOCK_* and creates the dbt virtualenv
     <out>/plugins.zip                only when plugins/ holds something
@@ -31,6 +32,7 @@ from pathlib import Path
 from airlock import __version__
 from airlock.errors import ConfigError
 from airlock.packaging.pins import canonical, pins, requirement_lines
+from airlock.settings import REGISTRY_DIR
 
 MWAA_AIRFLOW_HOME = "/usr/local/airflow"
 MANIFEST = Path("dbt_project/target/manifest.json")
@@ -199,6 +201,9 @@ export AIRLOCK_DBT_EXECUTABLE="${{AIRLOCK_DBT_VENV}}/bin/dbt"
 # The S3 sync sets file times, so "manifest older than the models" means nothing here: the package
 # was built from a fresh `make manifest`; only check that the manifest exists.
 export AIRLOCK_DBT_MANIFEST_CHECK="${{AIRLOCK_DBT_MANIFEST_CHECK:-exists}}"
+# The registry ships with the DAG files (dags/registry in the repository), and dags/ is the home here.
+export AIRLOCK_TENANTS_DIR="${{AIRLOCK_TENANTS_DIR:-${{AIRLOCK_HOME}}/{REGISTRY_DIR}/tenants}}"
+export AIRLOCK_DATAFLOWS_DIR="${{AIRLOCK_DATAFLOWS_DIR:-${{AIRLOCK_HOME}}/{REGISTRY_DIR}/dataflows}}"
 {exports}
 # Per-environment settings from Terraform arrive as Airflow options `airlock.<name>`, which MWAA
 # exposes as AIRFLOW__AIRLOCK__<NAME>; the kit reads AIRLOCK_<NAME>. They win over --set values.

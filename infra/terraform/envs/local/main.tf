@@ -1,8 +1,8 @@
 locals {
   name_prefix   = "airlock-${var.env_name}"
   repo_root     = "${path.module}/../../../.."
-  tenants_dir   = coalesce(var.tenants_dir, "${local.repo_root}/include/tenants")
-  dataflows_dir = coalesce(var.dataflows_dir, "${local.repo_root}/include/dataflows")
+  tenants_dir   = coalesce(var.tenants_dir, "${local.repo_root}/dags/registry/tenants")
+  dataflows_dir = coalesce(var.dataflows_dir, "${local.repo_root}/dags/registry/dataflows")
   tags          = { "airlock:env" = var.env_name, "airlock:managed-by" = "terraform" }
 }
 

@@ -32,13 +32,13 @@ variable "env_name" {
 }
 
 variable "tenants_dir" {
-  description = "Tenant registry folder; null means the repository's include/tenants."
+  description = "Tenant registry folder; null means the repository's dags/registry/tenants."
   type        = string
   default     = null
 }
 
 variable "dataflows_dir" {
-  description = "Dataflow registry folder; null means the repository's include/dataflows."
+  description = "Dataflow registry folder; null means the repository's dags/registry/dataflows."
   type        = string
   default     = null
 }

@@ -1,8 +1,8 @@
 locals {
   name_prefix   = "airlock-${var.env_name}"
   repo_root     = "${path.module}/../../../.."
-  tenants_dir   = "${local.repo_root}/include/tenants"
-  dataflows_dir = "${local.repo_root}/include/dataflows"
+  tenants_dir   = "${local.repo_root}/dags/registry/tenants"
+  dataflows_dir = "${local.repo_root}/dags/registry/dataflows"
   tags          = merge(var.tags, { "airlock:env" = var.env_name, "airlock:managed-by" = "terraform" })
 }
 

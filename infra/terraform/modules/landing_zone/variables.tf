@@ -20,7 +20,7 @@ variable "tenants" {
 
   validation {
     condition     = alltrue([for id, _ in var.tenants : can(regex("^[a-z][a-z0-9_]{1,31}$", id))])
-    error_message = "Tenant ids are lowercase identifiers (include/tenants/<id>.yaml)."
+    error_message = "Tenant ids are lowercase identifiers (dags/registry/tenants/<id>.yaml)."
   }
 
   validation {

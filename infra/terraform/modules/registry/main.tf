@@ -30,7 +30,7 @@ resource "terraform_data" "registry_checks" {
   lifecycle {
     precondition {
       condition     = alltrue([for id, t in local.raw_tenants : try(t.tenant_id, "") == id])
-      error_message = "Every include/tenants/<id>.yaml must say tenant_id: <id>. Mismatched: ${join(", ", [for id, t in local.raw_tenants : id if try(t.tenant_id, "") != id])}."
+      error_message = "Every dags/registry/tenants/<id>.yaml must say tenant_id: <id>. Mismatched: ${join(", ", [for id, t in local.raw_tenants : id if try(t.tenant_id, "") != id])}."
     }
     precondition {
       condition     = alltrue([for id, _ in local.raw_tenants : can(regex("^[a-z][a-z0-9_]{1,31}$", id))])
@@ -38,7 +38,7 @@ resource "terraform_data" "registry_checks" {
     }
     precondition {
       condition     = alltrue(flatten([for id, t in local.raw_tenants : [for d in keys(try(t.dataflows, {})) : contains(local.dataflows, d)]]))
-      error_message = "A tenant names a dataflow that has no include/dataflows/<name>.yaml."
+      error_message = "A tenant names a dataflow that has no dags/registry/dataflows/<name>.yaml."
     }
   }
 }

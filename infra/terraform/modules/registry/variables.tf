@@ -5,17 +5,17 @@ variable "tenants_dir" {
 
   validation {
     condition     = length(fileset(var.tenants_dir, "*.yaml")) > 0
-    error_message = "tenants_dir holds no *.yaml file: point it at include/tenants."
+    error_message = "tenants_dir holds no *.yaml file: point it at dags/registry/tenants."
   }
 }
 
 variable "dataflows_dir" {
-  description = "Folder holding one <dataflow>.yaml per dataflow (include/dataflows)."
+  description = "Folder holding one <dataflow>.yaml per dataflow (dags/registry/dataflows)."
   type        = string
   nullable    = false
 
   validation {
     condition     = length(fileset(var.dataflows_dir, "*.yaml")) > 0
-    error_message = "dataflows_dir holds no *.yaml file: point it at include/dataflows."
+    error_message = "dataflows_dir holds no *.yaml file: point it at dags/registry/dataflows."
   }
 }

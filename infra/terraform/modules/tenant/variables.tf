@@ -10,7 +10,7 @@ variable "name_prefix" {
 }
 
 variable "tenant_id" {
-  description = "The tenant's id (its include/tenants/<id>.yaml file name): its S3 prefix is `<tenant_id>/`."
+  description = "The tenant's id (its dags/registry/tenants/<id>.yaml file name): its S3 prefix is `<tenant_id>/`."
   type        = string
   nullable    = false
 

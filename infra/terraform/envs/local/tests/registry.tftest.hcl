@@ -1,5 +1,5 @@
 # The env is driven by the registry: one tenant instance (key, queue, roles) and one notification
-# prefix per include/tenants/*.yaml, with no .tf edit. Offline: mock provider.
+# prefix per dags/registry/tenants/*.yaml, with no .tf edit. Offline: mock provider.
 mock_provider "aws" {
   mock_data "aws_caller_identity" {
     defaults = { account_id = "123456789012" }
@@ -34,8 +34,8 @@ run "one_instance_per_registry_file" {
   command = apply
 
   assert {
-    condition     = toset(keys(module.tenant)) == toset([for f in fileset("${path.module}/../../../../include/tenants", "*.yaml") : trimsuffix(f, ".yaml") if !startswith(f, "_")])
-    error_message = "Every include/tenants/<id>.yaml gets exactly one tenant instance."
+    condition     = toset(keys(module.tenant)) == toset([for f in fileset("${path.module}/../../../../dags/registry/tenants", "*.yaml") : trimsuffix(f, ".yaml") if !startswith(f, "_")])
+    error_message = "Every dags/registry/tenants/<id>.yaml gets exactly one tenant instance."
   }
   assert {
     condition     = length(distinct([for id, t in module.tenant : t.queue_name])) == length(module.tenant)
