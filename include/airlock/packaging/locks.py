@@ -31,9 +31,12 @@ LOCKS: dict[str, str] = {
 }
 PYTHON_VERSION = "3.11"
 # --universal: one lock for every platform (markers per line), so a Mac and CI install the same tree.
-COMPILE_ARGS = ("--python-version", PYTHON_VERSION, "--universal", "--generate-hashes", "--quiet")
+# --no-strip-extras: pip's hash-checking mode wants `mashumaro[msgpack]==...`, not the bare name.
+COMPILE_ARGS = (
+    "--python-version", PYTHON_VERSION, "--universal", "--generate-hashes", "--no-strip-extras", "--quiet",
+)  # fmt: skip
 DIGEST_PREFIX = "# inputs sha256:"
-_LOCKED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+_LOCKED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
 
 
 @dataclass(frozen=True)
