@@ -1,26 +1,26 @@
-"""Airflow plugin: the airlock tenant x batch status page inside the Airflow UI.
+"""Airflow plugin: the airlock tenant x batch status page, a page of Airflow 3's own UI.
 
-Thin on purpose: the app lives in airlock.observability.web. The FastAPI app is mounted by the
-api-server at /airlock/status; the external view puts it in the UI's Browse menu (rendered in an
-iframe at /plugin/airlock-status).
+Thin on purpose: the app and the page live in airlock.observability.web (and its static/status.js).
+The api-server mounts the FastAPI app at /airlock/status; the React app entry puts the page in the
+UI's Browse menu at /plugin/airlock-status, rendered by the UI itself (Airflow's React and Chakra UI).
 """
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from airlock.observability.web import app_from_env
+from airlock.observability.web import PAGE_ROUTE, app_from_env
 
 
 class AirlockStatusPlugin(AirflowPlugin):
     name = "airlock_status"
     fastapi_apps = [{"app": app_from_env(), "url_prefix": "/airlock/status", "name": "airlock status"}]
-    external_views = [
+    react_apps = [
         {
             "name": "Tenant batches",
-            "href": "airlock/status/",
+            "bundle_url": "airlock/status/static/status.js",
             "destination": "nav",
             "category": "browse",
-            "url_route": "airlock-status",
+            "url_route": PAGE_ROUTE,
         }
     ]

@@ -1,193 +1,170 @@
-"""The status page inside a real Airflow api-server, loaded by headless Chromium.
+"""The status page in Airflow's own UI, on the real local stack, loaded by headless Chromium.
 
-Starts `airflow api-server` with a temp AIRFLOW_HOME, the repo's plugins/ folder and fixture
-batches written through Storage, then checks what the browser renders (after the page's own
-JavaScript ran) and saves screenshots under var/artifacts/.
+A LocalStack (moto, the real DAGs, scheduler, triggerer with the tenants' SQS watchers) with one
+tenant file broken on purpose; uploads make a quarantined batch (wrong columns), a failed batch
+(a dbt data test fails on negative stock) and a done one. Chromium then opens Browse > Tenant
+batches (/plugin/airlock-status) as a user would, after Airflow's own login, and the test reads
+what the page rendered: the quarantine reason inline, the failed batch with the link to its failing
+task's log, the disabled tenant with its error, and each watcher polling. Screenshots go to
+var/artifacts/ (status_page.png).
 """
 
 from __future__ import annotations
 
-import os
+import html
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from airlock.observability.sample import Roots, write_batch, write_registry
-from airlock.storage import LocalStorage
+from airlock.demo.runner import DAGS
+from airlock.devstack import LocalStack
+from airlock.devstack.local_aws import free_port
+from airlock.observability.sample import write_registry
 from airlock.tenants import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-AIRFLOW = Path(sys.executable).with_name("airflow")
+READY_SECONDS = 900  # the failed batch needs a dbt build: minutes on a loaded 2-core machine
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install chromium)")
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install chromium)")]
 
-EXPECTED = {  # tenant -> the states its rows must show
-    "acme": {"done", "waiting", "late"},
-    "globex": {"quarantined"},
-    "initech": {"failed"},
-    "umbrella": {"processing"},
-    "hooli": {"no batches"},
-}
+BAD_STOCK = "sku,qty\nsku-1,3\n"  # the contract's columns are missing: quarantine (wrong_columns)
+NEGATIVE_STOCK = "warehouse_id,sku,quantity,counted_at\nhq,sku-1,-3,2026-11-22T06:00:00\n"  # a dbt test fails
+GOOD_STOCK = "warehouse_id,sku,quantity,counted_at\neu1,sku-1,4,2026-11-22T06:00:00\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _overview(stack: LocalStack) -> dict[str, Any]:
+    token = httpx.get(f"{stack.url}/auth/token", timeout=10).json()["access_token"]
+    response = httpx.get(f"{stack.url}/airlock/status/api/overview", params={"history": 10},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=60)  # fmt: skip
+    response.raise_for_status()
+    return response.json()
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGINT first (clean shutdown), then escalate; only this process group, which we started."""
-    for sig, wait in ((signal.SIGINT, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        if proc.poll() is not None:
-            return
-        os.killpg(proc.pid, sig)
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
+def _seen(data: dict[str, Any]) -> dict[str, Any]:
+    """What the test waits for, as a summary it can print when it gives up."""
+    attention = [b for p in data["pairs"] for b in p["attention"]]
+    return {
+        "quarantined": [b["batch_id"] for b in attention if b["state"] == "quarantined" and b["reasons"]],
+        "failed_with_task": [b["batch_id"] for b in attention if b["state"] == "failed" and b["failed_tasks"]],
+        "disabled": [d["tenant_id"] for d in data["disabled"]],
+        "watchers": {w["name"]: w["state"] for w in data["watchers"]},
+        "states": {f"{p['tenant_id']}/{p['dataflow']}": [b["state"] for b in p["batches"]] for p in data["pairs"]},
+    }
 
 
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow_home")
-    data = home / "data"
-    tenants, dataflows = write_registry(home / "registry", {
-        "acme": ["orders", "inventory"], "globex": ["orders"], "initech": ["inventory"],
-        "umbrella": ["orders"], "hooli": ["inventory"],
-    })  # fmt: skip
-    registry = load_registry(tenants, dataflows)
-    roots = Roots(*(LocalStorage(data / n) for n in ("landing", "raw", "quarantine")))
-    now = datetime.now(UTC)
-    write_batch(roots, registry, "acme", "orders", "20261120", "done", at=now - timedelta(days=1), run_id="run_acme_1")
-    write_batch(roots, registry, "acme", "orders", "20261121", "waiting", at=now - timedelta(minutes=5))
-    write_batch(roots, registry, "acme", "inventory", "20261121", "late", at=now - timedelta(hours=3))
-    write_batch(roots, registry, "globex", "orders", "20261121", "quarantined", at=now - timedelta(minutes=2))
-    write_batch(roots, registry, "initech", "inventory", "20261121", "failed", at=now - timedelta(minutes=9),
-                run_id="run_initech_1")  # fmt: skip
-    write_batch(roots, registry, "umbrella", "orders", "20261121", "processing", at=now - timedelta(minutes=1))
-
-    (home / "dags").mkdir()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__API__PORT": str(port),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "include"), os.environ.get("PYTHONPATH", "")]),
-        "AIRLOCK_HOME": str(ROOT),
-        "AIRLOCK_DATA_DIR": str(data),
-        "AIRLOCK_TENANTS_DIR": str(tenants),
-        "AIRLOCK_DATAFLOWS_DIR": str(dataflows),
-        "AIRLOCK_LANDING_URL": str(data / "landing"),
-        "AIRLOCK_RAW_URL": str(data / "raw"),
-        "AIRLOCK_QUARANTINE_URL": str(data / "quarantine"),
-    }
-    subprocess.run([str(AIRFLOW), "db", "migrate"], env=env, check=True, capture_output=True, timeout=120)
-    log = (home / "api-server.log").open("w")
-    proc = subprocess.Popen([str(AIRFLOW), "api-server", "--port", str(port), "--host", "127.0.0.1"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    state = tmp_path_factory.mktemp("ui-stack")
+    tenants = state / "tenants"
+    shutil.copytree(ROOT / "include" / "tenants", tenants)
+    (tenants / "broken.yaml").write_text("tenant_id: broken\ndataflows: [orders\n", encoding="utf-8")  # bad YAML
+    extra = {"AIRLOCK_TENANTS_DIR": str(tenants), "AIRLOCK_WAREHOUSE_DIR": str(state / "warehouse")}
+    with LocalStack(state, ["acme", "globex", "initech"], port=free_port(), extra_env=extra, wait_dags=DAGS,
+                    wait_watchers=True) as running:  # fmt: skip
+        bucket = running.env["AIRLOCK_LANDING_URL"].removeprefix("s3://").split("/")[0]
+        for key, body in (
+            ("initech/inventory/20261121/stock_main.csv", BAD_STOCK),
+            ("initech/inventory/20261122/stock_main.csv", NEGATIVE_STOCK),
+            ("acme/inventory/20261122/stock_eu.csv", GOOD_STOCK),
+            ("acme/inventory/20261122/stock_us.csv", GOOD_STOCK.replace("eu1", "us1")),
+        ):
+            running.s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+        started, seen, last = time.monotonic(), {}, ""
         while True:
-            try:
-                if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"api-server did not start:\n{(home / 'api-server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield base
-    finally:
-        _stop(proc)
-        log.close()
+            seen = _seen(_overview(running))
+            done = (
+                seen["quarantined"] and seen["failed_with_task"] and seen["disabled"] and seen["watchers"]
+                and set(seen["watchers"].values()) == {"polling"}
+                and "done" in seen["states"].get("acme/inventory", [])
+            )  # fmt: skip
+            if done:
+                break
+            if (line := repr(seen)) != last:
+                print(f"[ui] {time.monotonic() - started:.0f}s: {line}", flush=True)
+                last = line
+            if time.monotonic() - started > READY_SECONDS:
+                pytest.fail(f"the stack did not reach the page's states within {READY_SECONDS}s; last seen: {seen}")
+            time.sleep(3)
+        yield running
 
 
 def _chromium(*args: str, profile: Path) -> str:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={profile}", *args]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
 def _login(base: str, next_path: str) -> str:
-    # The simple auth manager (all admins) sets the JWT cookie, then redirects to `next`.
-    return f"{base}/auth/token/login?next={httpx.URL(next_path)}"
+    # The simple auth manager (all admins) sets Airflow's JWT cookie, then redirects to `next`.
+    return f"{base}/auth/token/login?next={next_path}"
 
 
-def _rows(dom: str) -> list[dict[str, str]]:
-    return [
-        {"tenant": t, "states": s, "hidden": "hidden" in (c or "")}
-        for t, s, c in re.findall(r'<tr data-tenant="([^"]+)" data-states="([^"]*)"(?: class="([^"]*)")?>', dom)
-    ]
+def _rendered(stack: LocalStack, profile: Path, path: str = "/plugin/airlock-status") -> str:
+    """The DOM after the page's JavaScript ran (its data is fetched after the first render)."""
+    for budget in (15000, 30000, 60000):  # virtual time: a busy machine needs more before the data is in
+        dom = _chromium(f"--virtual-time-budget={budget}", "--dump-dom", _login(stack.url, path),
+                        profile=profile / str(budget))  # fmt: skip
+        if 'data-testid="grid"' in dom:
+            return dom
+    raise AssertionError(f"the page never rendered its grid; DOM tail:\n{dom[-3000:]}")
 
 
-def test_page_and_api_use_airflows_authentication(airflow: str) -> None:
-    # No cookie: the page sends the browser to the auth manager's login, coming back afterwards.
-    # (In all-admins mode Airflow's middleware authenticates every API call; tests/unit covers 401s.)
-    response = httpx.get(f"{airflow}/airlock/status/", follow_redirects=False)
-    assert response.status_code == 200 or "/auth/token/login?next=" in response.headers["location"]
-    token = httpx.get(f"{airflow}/auth/token").json()["access_token"]
-    api = httpx.get(f"{airflow}/airlock/status/api/status", headers={"Authorization": f"Bearer {token}"})
-    assert {r["tenant_id"] for r in api.json()} == set(EXPECTED)
-
-
-def test_plugin_is_registered_with_the_api_server(airflow: str) -> None:
-    token = httpx.get(f"{airflow}/auth/token").json()["access_token"]
-    plugins = httpx.get(f"{airflow}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}).json()
+def test_the_plugin_is_a_react_app_in_airflows_browse_menu(stack: LocalStack) -> None:
+    token = httpx.get(f"{stack.url}/auth/token").json()["access_token"]
+    plugins = httpx.get(f"{stack.url}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}).json()
     ours = next(p for p in plugins["plugins"] if p["name"] == "airlock_status")
     assert ours["fastapi_apps"][0]["url_prefix"] == "/airlock/status"
-    assert ours["external_views"][0]["url_route"] == "airlock-status"
+    app = ours["react_apps"][0]
+    assert (app["url_route"], app["category"], app["bundle_url"]) == (
+        "airlock-status", "browse", "airlock/status/static/status.js",
+    )  # fmt: skip
+    assert httpx.get(f"{stack.url}/airlock/status/api/overview").status_code == 401  # data needs a login
 
 
-def test_browser_shows_every_tenant_with_its_states(airflow: str, tmp_path: Path) -> None:
-    dom = _chromium("--dump-dom", _login(airflow, "/airlock/status/"), profile=tmp_path / "p1")
-    rows = _rows(dom)
-    seen: dict[str, set[str]] = {}
-    for row in rows:
-        seen.setdefault(row["tenant"], set()).update(row["states"].split(","))
-    assert seen == EXPECTED
-    assert not any(row["hidden"] for row in rows)
-    assert "waiting 1/2 files" in dom and "quarantined (1 file)" in dom and "late 1/1 files" in dom
-    assert 'href="/dags/process_inventory/runs/run_initech_1"' in dom  # links to the run, inside Airflow
-    assert 'href="/dags/process_orders/runs/run_acme_1"' in dom
+def test_the_page_shows_reasons_failed_task_logs_disabled_tenants_and_watchers(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    dom = _rendered(stack, tmp_path)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", dom))
+    # A quarantine reason, inline.
+    assert re.search(r'data-attention="quarantined"[^>]*data-batch="20261121"', dom)
+    assert "stock_main.csv: wrong_columns" in text
+    # A failed batch, with the links to its run and to the failing task's log.
+    failed = re.search(r'data-attention="failed"[^>]*data-batch="20261122".*?(?=data-attention=|</td>)', dom, re.S)
+    assert failed, "no failed batch on the page"
+    assert re.search(r'href="[^"]*/dags/process_inventory/runs/[^"]+/tasks/[^"]+"[^>]*data-log=', failed.group(0))
+    assert re.search(r'href="[^"]*/dags/process_inventory/runs/[^"/]+"', failed.group(0))
+    # The tenant disabled by its bad file, with the error.
+    assert 'data-disabled="broken"' in dom and "broken.yaml" in text
+    # Watcher health per queue: every tenant's watcher polling in the triggerer.
+    watchers = dict(re.findall(r'data-watcher="([^"]+)" data-watcher-state="([^"]+)"', dom))
+    assert watchers and set(watchers.values()) == {"polling"}, watchers
+    # The grid: one health bar square per recent batch, in Airflow's state colours.
+    assert re.search(r'data-tenant="acme"[^>]*data-dataflow="inventory"', dom)
+    assert " - ago" not in text and "undefined" not in text
 
 
-def test_filter_hides_other_tenants_and_screenshots_are_saved(airflow: str, tmp_path: Path) -> None:
-    dom = _chromium("--dump-dom", _login(airflow, "/airlock/status/?tenant=acme"), profile=tmp_path / "p2")
-    visible = {r["tenant"] for r in _rows(dom) if not r["hidden"]}
-    assert visible == {"acme"}  # the filter ran in the browser
-
+def test_screenshots_are_saved_as_artifacts(stack: LocalStack, tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page = ARTIFACTS / "status_page.png"
-    in_airflow = ARTIFACTS / "status_page_in_airflow.png"
-    for path in (page, in_airflow):
-        path.unlink(missing_ok=True)
-    _chromium("--window-size=1280,720", f"--screenshot={page}", _login(airflow, "/airlock/status/"),
-              profile=tmp_path / "p3")  # fmt: skip
-    # The same page as a user finds it: Browse -> Tenant batches, inside the Airflow UI.
-    _chromium("--window-size=1400,800", "--virtual-time-budget=8000", f"--screenshot={in_airflow}",
-              _login(airflow, "/plugin/airlock-status"), profile=tmp_path / "p4")  # fmt: skip
-    for path in (page, in_airflow):
-        assert path.stat().st_size > 10_000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (ARTIFACTS / "status_page.png").unlink(missing_ok=True)
+    _chromium("--window-size=1600,1100", "--virtual-time-budget=30000", f"--screenshot={ARTIFACTS / 'status_page.png'}",
+              _login(stack.url, "/plugin/airlock-status"), profile=tmp_path / "shot")  # fmt: skip
+    shot = ARTIFACTS / "status_page.png"
+    assert shot.stat().st_size > 20_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # ?tenant= pre-fills the filter: the page of one tenant's trouble.
+    dom = _rendered(stack, tmp_path / "filtered", "/plugin/airlock-status?tenant=initech")
+    assert set(re.findall(r'data-tenant="([^"]+)"', dom)) == {"initech"}
 
 
 def test_lineage_page_renders_offline_in_the_browser(tmp_path: Path) -> None:

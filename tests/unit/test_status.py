@@ -288,35 +288,74 @@ def test_status_metrics_go_out_per_tenant_over_udp(registry: Registry, roots: Ro
     assert all(d.tag("env") == "test" for d in got)
 
 
-def test_web_app_renders_grid_and_json(registry: Registry, roots: Roots) -> None:
+def test_web_overview_groups_batches_with_reasons_failed_task_logs_disabled_tenants_and_watchers(
+    registry: Registry, roots: Roots
+) -> None:
     from fastapi.testclient import TestClient
 
     from airlock.observability.web import create_app
 
-    write_batch(roots, registry, "acme", "orders", "20261121", "failed", at=NOW - timedelta(minutes=3))
+    write_batch(roots, registry, "acme", "orders", "20261119", "done", at=NOW - timedelta(days=2))
+    write_batch(roots, registry, "acme", "orders", "20261120", "failed", at=NOW - timedelta(days=1), run_id="r20")
+    write_batch(roots, registry, "acme", "orders", "20261121", "done", at=NOW - timedelta(minutes=3))
+    write_batch(roots, registry, "globex", "orders", "20261121", "quarantined", at=NOW - timedelta(minutes=1))
 
     def loader(**kwargs):
         return collect_status(registry, roots.landing, roots.raw, roots.quarantine, airflow_url="", **kwargs)
 
-    client = TestClient(create_app(loader, require_login=False))
-    page = client.get("/?history=3")
-    assert page.status_code == 200
-    assert 'data-tenant="acme"' in page.text and 'data-states="failed"' in page.text
-    assert 'href="/dags/process_orders/runs/' in page.text
-    assert "http://" not in page.text and "https://" not in page.text  # nothing fetched from elsewhere
-    api = client.get("/api/status", params={"tenant": "acme"}).json()
-    assert {(r["dataflow"], r["state"]) for r in api} == {("orders", "failed"), ("inventory", "no batches")}
+    asked: list[list[tuple[str, str]]] = []
+
+    def failed(runs):
+        asked.append(sorted(runs))
+        return {("process_orders", "r20"): [{"task_id": "dbt.fct_orders", "try_number": 1, "url": "/dags/x/log"}]}
+
+    watchers = [{"name": "landing_acme", "asset": "landing", "queue": "q", "state": "polling", "detail": "ok"}]
+    client = TestClient(create_app(loader, require_login=False, disabled=lambda: {"broken": "bad: x"},
+                                   watchers=lambda: watchers, failed=failed))  # fmt: skip
+    data = client.get("/api/overview", params={"history": 5}).json()
+    assert asked == [[("process_orders", "r20")]]  # only the failed runs shown are looked up
+    pairs = {(p["tenant_id"], p["dataflow"]): p for p in data["pairs"]}
+    acme = pairs[("acme", "orders")]
+    assert [b["batch_id"] for b in acme["batches"]] == ["20261119", "20261120", "20261121"]  # oldest first
+    assert acme["latest"]["batch_id"] == "20261121" and acme["state"] == "done"
+    assert [(b["batch_id"], b["failed_tasks"][0]["url"]) for b in acme["attention"]] == [("20261120", "/dags/x/log")]
+    assert "task dbt.fct_orders failed (try 1)" in acme["attention"][0]["reasons"]
+    globex = pairs[("globex", "orders")]
+    assert globex["attention"][0]["reasons"] == ["orders.csv: bad_header (missing column)"]
+    assert data["disabled"] == [{"tenant_id": "broken", "error": "bad: x"}]
+    assert data["watchers"] == watchers
+    assert data["counts"] == {"quarantined": 1, "done": 1, "no batches": 3}
+    assert client.get("/api/status", params={"tenant": "globex"}).json()[0]["state"] == "quarantined"
+    bundle = client.get("/static/status.js")
+    assert bundle.status_code == 200 and "javascript" in bundle.headers["content-type"]
+    assert "globalThis.AirflowPlugin = TenantBatches" in bundle.text
+    assert "http://" not in bundle.text and "https://" not in bundle.text  # nothing fetched from elsewhere
+    assert client.get("/", follow_redirects=False).headers["location"].endswith("/plugin/airlock-status")
 
 
-def test_web_app_needs_a_login_when_required(registry: Registry, roots: Roots) -> None:
+def test_web_api_needs_an_airflow_login_but_the_bundle_does_not(registry: Registry, roots: Roots) -> None:
     from fastapi.testclient import TestClient
 
     from airlock.observability.web import create_app
 
-    client = TestClient(create_app(lambda **kw: [], require_login=True))
+    client = TestClient(create_app(lambda **kw: [], require_login=True, disabled=dict, watchers=list, failed=dict))
     assert client.get("/api/status").status_code == 401
-    page = client.get("/", follow_redirects=False)
-    assert page.status_code == 307 and page.headers["location"].startswith("/auth/login?next=")
+    assert client.get("/api/overview").status_code == 401
+    assert client.get("/static/status.js").status_code == 200  # code, not data
+
+
+def test_the_pages_pure_helpers_under_nodes_test_runner() -> None:
+    """Filters and ages of static/status.js, run by node (the page has no build step to test)."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH (this kind of machine ships Node.js 20)")
+    test = Path(__file__).resolve().parents[1] / "ui" / "status_page.test.mjs"
+    done = subprocess.run([node, "--test", str(test)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "# fail 0" in done.stdout
 
 
 def test_same_states_from_s3_with_parallel_reads(registry: Registry) -> None:

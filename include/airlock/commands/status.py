@@ -15,7 +15,14 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from airlock.observability.status import STATES, default_airflow_url, render_table, status_from_settings, summary
+from airlock.observability.status import (
+    STATES,
+    default_airflow_url,
+    registry_from_settings,
+    render_table,
+    status_from_settings,
+    summary,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -65,8 +72,15 @@ def data_stdout() -> Iterator[IO[str]]:
 
 def run(args: argparse.Namespace) -> int:
     with data_stdout() as out:
+        registry = registry_from_settings()
+        for tenant_id, error in sorted(registry.disabled.items()):  # on stderr: the data stays parseable
+            first = error.strip().splitlines()[0] if error.strip() else "invalid file"
+            print(f"airlock status: tenant {tenant_id} is disabled by its file: {first}", file=sys.stderr)
         rows = status_from_settings(
-            tenants=args.tenant, history=args.history, airflow_url=args.airflow_url or default_airflow_url()
+            registry,
+            tenants=args.tenant,
+            history=args.history,
+            airflow_url=args.airflow_url or default_airflow_url(),
         )
         if args.state:
             rows = [r for r in rows if r.state in args.state]

@@ -450,15 +450,22 @@ def default_airflow_url() -> str | None:
     return os.environ.get("AIRLOCK_AIRFLOW_URL") or os.environ.get("AIRFLOW__API__BASE_URL") or None
 
 
-def status_from_settings(**kwargs: Any) -> list[BatchStatus]:
-    """Status rows for the configured deployment (AIRLOCK_* settings)."""
+def registry_from_settings() -> Registry:
+    """The configured registry, not strict: a tenant with an invalid file is in `registry.disabled`."""
     from airlock.settings import load_settings
-    from airlock.storage import open_storage
     from airlock.tenants import load_registry
 
     settings = load_settings()
-    # Not strict: a tenant with an invalid file is in `registry.disabled`, the others still show.
-    registry = load_registry(settings.tenants_dir, settings.dataflows_dir, strict=False)
+    return load_registry(settings.tenants_dir, settings.dataflows_dir, strict=False)
+
+
+def status_from_settings(registry: Registry | None = None, **kwargs: Any) -> list[BatchStatus]:
+    """Status rows for the configured deployment (AIRLOCK_* settings), the others still shown."""
+    from airlock.settings import load_settings
+    from airlock.storage import open_storage
+
+    settings = load_settings()
+    registry = registry or registry_from_settings()
     kwargs.setdefault("airflow_url", default_airflow_url())
     return collect_status(
         registry,

@@ -1,31 +1,36 @@
-"""The tenant x batch status page: a small FastAPI app the Airflow plugin mounts in the api-server.
+"""The tenant x batch status page inside Airflow 3's UI: the plugin's FastAPI app and its JSON.
 
-Plain server-rendered HTML with inline CSS/JS (no CDN, no build step) so it works offline, in
-the Airflow UI's iframe and on every target. Access needs an Airflow login: plugin endpoints
-are not protected by Airflow itself, and tenant names and batch states are not public.
+The page itself is `static/status.js`, an ES module that Airflow's UI imports for the plugin's
+`react_apps` entry (plugins/airlock_status_plugin.py) and renders with the React and Chakra UI it
+publishes for plugins on `globalThis`: Airflow's own components and state colours, no build step,
+nothing fetched from elsewhere. This app, mounted by the api-server at /airlock/status, serves that
+file (code, no login) and the JSON it renders (an Airflow login: tenant names and states are not
+public; plugin endpoints are not protected by Airflow itself).
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import os
-from collections import defaultdict
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi import Depends, FastAPI, Query
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
-from airlock.observability.status import STATES, BatchStatus, format_age, status_from_settings, summary
+from airlock.observability.status import ATTENTION, BatchStatus, summary
 
-_STATE_COLORS = {
-    "waiting": "#fff3cd", "late": "#ffb74d", "quarantined": "#f8bbd0", "snapshotted": "#d1ecf1",
-    "processing": "#bbdefb", "done": "#c8e6c9", "failed": "#ef9a9a", "no batches": "#eeeeee",
-}  # fmt: skip
+STATIC = Path(__file__).resolve().parent / "static"
+PAGE_ROUTE = "airlock-status"
+"""The plugin page's route in Airflow's UI: <airflow>/plugin/airlock-status."""
+MAX_HISTORY = 20
 
-Loader = Callable[..., list[BatchStatus]]
+RowsLoader = Callable[..., list[BatchStatus]]
+"""(history=, tenants=) -> rows; `airlock.observability.status.status_from_settings` in the api-server."""
 
 
 def _airflow_user_required() -> Callable[..., Any] | None:
@@ -37,134 +42,155 @@ def _airflow_user_required() -> Callable[..., Any] | None:
     return requires_authenticated()
 
 
-def render_page(rows: list[BatchStatus], *, history: int, tenant: str = "", state: str = "") -> str:
-    """The grid: one line per tenant x dataflow, its newest batches left to right, links to runs."""
-    groups: dict[tuple[str, str], list[BatchStatus]] = defaultdict(list)
-    for row in rows:
-        groups[(row.tenant_id, row.dataflow)].append(row)
-    body = []
-    for (tenant_id, dataflow), batches in groups.items():
-        cells = []
-        for b in batches:
-            text = html.escape(b.batch_id or "-")
-            link = (f'<a href="{html.escape(b.run_url)}" target="_top">{text}</a>' if b.run_url else text)  # fmt: skip
-            cells.append(
-                f'<td class="batch" data-state="{b.state}" style="background:{_STATE_COLORS[b.state]}">'
-                f'{link}<br><span class="state">{html.escape(b.label)}</span>'
-                f"<br><small>{format_age(b.age_seconds)} ago</small></td>"
-            )
-        cells += ["<td></td>"] * (history - len(cells))
-        latest = batches[0]
-        body.append(
-            f'<tr data-tenant="{html.escape(tenant_id)}" data-states="{",".join(sorted({b.state for b in batches}))}">'
-            f"<th>{html.escape(tenant_id)}</th><td>{html.escape(dataflow)}</td>"
-            f'<td class="fresh">{format_age(latest.freshness_seconds)}</td>{"".join(cells)}</tr>'
-        )
-    counts = " · ".join(f"{n} {s}" for s, n in summary([g[0] for g in groups.values()]).items())
-    options = "".join(f'<option value="{s}"{" selected" if s == state else ""}>{s}</option>' for s in STATES)
-    headers = "".join(f"<th>batch {'(newest)' if i == 0 else f'-{i}'}</th>" for i in range(history))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>airlock: tenant batches</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:12px;font-size:14px}}
-table{{border-collapse:collapse}} th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}
-td.batch a{{font-weight:600}} .state{{font-size:12px}} tr.hidden{{display:none}}
-.legend span{{padding:2px 6px;margin-right:4px;border:1px solid #aaa}}
-</style></head><body>
-<h2>Tenant batches</h2>
-<p id="summary">{len(groups)} tenant x dataflow: {html.escape(counts)}</p>
-<form id="filters" onsubmit="return false">
-  Tenant <input id="tenant-filter" name="tenant" value="{html.escape(tenant)}" placeholder="filter tenants">
-  State <select id="state-filter" name="state"><option value="">any</option>{options}</select>
-</form>
-<p class="legend">{"".join(f'<span style="background:{c}">{s}</span>' for s, c in _STATE_COLORS.items())}</p>
-<table id="grid"><thead><tr><th>tenant</th><th>dataflow</th><th>since last success</th>{headers}</tr></thead>
-<tbody>{"".join(body)}</tbody></table>
-<script>
-function applyFilters() {{
-  var t = document.getElementById('tenant-filter').value.trim().toLowerCase();
-  var s = document.getElementById('state-filter').value;
-  document.querySelectorAll('#grid tbody tr').forEach(function (tr) {{
-    var okT = !t || tr.dataset.tenant.toLowerCase().indexOf(t) >= 0;
-    var okS = !s || tr.dataset.states.split(',').indexOf(s) >= 0;
-    tr.classList.toggle('hidden', !(okT && okS));
-  }});
-}}
-document.getElementById('tenant-filter').addEventListener('input', applyFilters);
-document.getElementById('state-filter').addEventListener('change', applyFilters);
-applyFilters();
-</script>
-</body></html>
-"""
-
-
-def _airflow_base_path() -> str:
-    """Run links inside Airflow: its [api] base_url path if set (behind a proxy), else the host root."""
+def airflow_base_path() -> str:
+    """Links inside Airflow: its [api] base_url path if set (behind a proxy), else the host root."""
     try:
         from airflow.configuration import conf
 
         base = conf.get("api", "base_url", fallback="") or ""
     except ImportError:
         base = ""
+    if "://" in base:
+        base = "/" + base.split("://", 1)[1].partition("/")[2]
     return base.rstrip("/")
 
 
-def _login_url(next_url: str) -> str:
-    """The auth manager's login page (it differs per auth manager), coming back here afterwards."""
-    from airflow.api_fastapi.app import get_auth_manager
+def _batch(row: BatchStatus, failed: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, Any]:
+    tasks = failed.get((row.dag_id or "", row.run_id or ""), []) if row.state == "failed" else []
+    return {
+        "batch_id": row.batch_id,
+        "state": row.state,
+        "label": row.label,
+        "age_seconds": row.age_seconds,
+        "last_activity": row.last_activity.isoformat() if row.last_activity else None,
+        "run_id": row.run_id,
+        "run_url": row.run_url,
+        "reasons": row.reasons + [f"task {t['task_id']} failed (try {t['try_number']})" for t in tasks],
+        "failed_tasks": tasks,
+        "after_snapshot_files": row.after_snapshot_files,
+    }
 
-    try:
-        return get_auth_manager().get_url_login(next_url=next_url)
-    except RuntimeError:  # no auth manager initialised (outside the api-server)
-        return f"/auth/login?{urlencode({'next': next_url})}"
+
+def overview(
+    rows: list[BatchStatus],
+    *,
+    disabled: dict[str, str],
+    watchers: list[dict[str, Any]],
+    failed: dict[tuple[str, str], list[dict[str, Any]]],
+    seconds: float = 0.0,
+) -> dict[str, Any]:
+    """What the page renders: per tenant x dataflow its recent batches (oldest first, as Airflow's
+    grid), the newest one, the ones needing attention; the state counts; disabled tenants; watchers."""
+    pairs: dict[tuple[str, str], list[BatchStatus]] = {}
+    for row in rows:
+        pairs.setdefault((row.tenant_id, row.dataflow), []).append(row)
+    out = []
+    for (tenant_id, dataflow), group in pairs.items():
+        newest = group[0]
+        recent = sorted(
+            (r for r in group if r.batch_id is not None),
+            key=lambda r: (r.last_activity or datetime.min.replace(tzinfo=UTC), r.batch_id or ""),
+        )
+        out.append(
+            {
+                "tenant_id": tenant_id,
+                "dataflow": dataflow,
+                "dag_id": newest.dag_id,
+                "freshness_seconds": newest.freshness_seconds,
+                "late_batches": newest.late_batches,
+                "state": newest.state,
+                "latest": _batch(newest, failed),
+                "batches": [_batch(r, failed) for r in recent],
+                "attention": [_batch(r, failed) for r in group if r.state in ATTENTION],
+            }
+        )
+    return {
+        "generated_at": datetime.now(UTC).isoformat(),
+        "seconds": round(seconds, 3),
+        "counts": summary([group[0] for group in pairs.values()]),
+        "pairs": out,
+        "disabled": [{"tenant_id": t, "error": e} for t, e in sorted(disabled.items())],
+        "watchers": watchers,
+    }
 
 
-def _default_loader(**kwargs: Any) -> list[BatchStatus]:
-    return status_from_settings(airflow_url=_airflow_base_path(), **kwargs)
+def _default_rows(**kwargs: Any) -> list[BatchStatus]:
+    from airlock.observability.status import status_from_settings
+
+    return status_from_settings(airflow_url=airflow_base_path(), **kwargs)
 
 
-def create_app(loader: Loader | None = None, *, require_login: bool = True) -> FastAPI:
-    """The app: `/` (HTML grid) and `/api/status` (JSON). loader is injectable for tests."""
-    load = loader or _default_loader
+def _rows_and_disabled(history: int) -> tuple[list[BatchStatus], dict[str, str]]:
+    """Both from one read of the registry (1,000 tenant files take about a second to read)."""
+    from airlock.observability.status import registry_from_settings, status_from_settings
+
+    registry = registry_from_settings()
+    rows = status_from_settings(registry, airflow_url=airflow_base_path(), history=history)
+    return rows, dict(registry.disabled)
+
+
+def _default_failed(runs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    from airlock.observability.airflow_state import failed_tasks
+
+    return failed_tasks(runs, airflow_base_path())
+
+
+def _default_watchers() -> list[dict[str, Any]]:
+    from airlock.observability.airflow_state import watcher_health
+
+    return watcher_health()
+
+
+def create_app(
+    loader: RowsLoader | None = None,
+    *,
+    require_login: bool = True,
+    disabled: Callable[[], dict[str, str]] | None = None,
+    watchers: Callable[[], list[dict[str, Any]]] | None = None,
+    failed: Callable[[Iterable[tuple[str, str]]], dict[tuple[str, str], list[dict[str, Any]]]] | None = None,
+) -> FastAPI:
+    """`/static/status.js` (the page), `/api/overview` (its data), `/api/status` (the CLI's rows as JSON).
+
+    The sources are injectable for tests; by default they read the AIRLOCK_* settings' storage and
+    registry, and Airflow's metadata database (watchers, failed tasks).
+    """
+    load_rows = loader or _default_rows
+    load_watchers = watchers or _default_watchers
+    load_failed = failed or _default_failed
     app = FastAPI(title="airlock status", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     auth = _airflow_user_required() if require_login else None
-
-    async def rows(history: int, tenant: str | None) -> list[BatchStatus]:
-        # Listing storage is blocking I/O: keep it off the api-server's event loop.
-        tenants = [tenant] if tenant else None
-        return await asyncio.to_thread(load, history=history, tenants=tenants)
-
-    async def check_login(request: Request) -> RedirectResponse | None:
-        if auth is None:
-            return None
-        from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
-
-        try:
-            # Same identity rules as Airflow's API: a bearer header wins over the session cookie.
-            await get_user(request, None, await bearer_scheme(request))
-        except HTTPException as exc:
-            if exc.status_code != 401:
-                raise
-            return RedirectResponse(_login_url(str(request.url)))
-        return None
-
-    @app.get("/", response_class=HTMLResponse)
-    async def page(
-        request: Request,
-        history: int = Query(5, ge=1, le=50),
-        tenant: str = "",
-        state: str = "",
-    ) -> Any:
-        if (redirect := await check_login(request)) is not None:
-            return redirect
-        found = await rows(history, None)  # the page filters client-side; ?tenant= pre-fills it
-        return HTMLResponse(render_page(found, history=history, tenant=tenant, state=state))
-
     dependencies = [Depends(auth)] if auth else []
 
+    def build(history: int) -> dict[str, Any]:
+        started = time.perf_counter()
+        if loader is None and disabled is None:
+            rows, disabled_now = _rows_and_disabled(history)
+        else:
+            rows, disabled_now = load_rows(history=history, tenants=None), (disabled or dict)()
+        runs = [(r.dag_id, r.run_id) for r in rows if r.state == "failed" and r.dag_id and r.run_id]
+        return overview(
+            rows,
+            disabled=disabled_now,
+            watchers=load_watchers(),
+            failed=load_failed(runs),
+            seconds=time.perf_counter() - started,
+        )
+
+    @app.get("/")
+    async def page() -> RedirectResponse:
+        """The page lives in Airflow's UI (Browse > Tenant batches); old bookmarks land there."""
+        return RedirectResponse(f"{airflow_base_path()}/plugin/{PAGE_ROUTE}")
+
+    @app.get("/api/overview", dependencies=dependencies)
+    async def api_overview(history: int = Query(10, ge=1, le=MAX_HISTORY)) -> JSONResponse:
+        # Storage listings and database reads are blocking I/O: keep them off the api-server's loop.
+        return JSONResponse(await asyncio.to_thread(build, history))
+
     @app.get("/api/status", dependencies=dependencies)
-    async def api_status(history: int = Query(1, ge=1, le=50), tenant: str | None = None) -> JSONResponse:
-        return JSONResponse([r.to_dict() for r in await rows(history, tenant)])
+    async def api_status(history: int = Query(1, ge=1, le=MAX_HISTORY), tenant: str | None = None) -> JSONResponse:
+        rows = await asyncio.to_thread(load_rows, history=history, tenants=[tenant] if tenant else None)
+        return JSONResponse([r.to_dict() for r in rows])
 
     return app
 
