@@ -385,3 +385,22 @@ def test_same_states_from_s3_with_parallel_reads(registry: Registry) -> None:
         acme = next(r for r in rows if r.batch_id == "20261121" and r.tenant_id == "acme")
         assert acme.run_url and acme.run_url.startswith("/dags/process_orders/runs/")
         assert acme.freshness_seconds is not None  # from the done batch's _DONE
+
+
+def test_watcher_queue_backlog_and_a_missing_queue_are_reported_and_cached() -> None:
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    from airlock.observability import airflow_state
+
+    with moto.mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="airlock-t-acme-landing")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+        missing = url.replace("acme", "nobody")
+        airflow_state._queue_cache.clear()
+        got = airflow_state.queue_depths([url, missing], sqs)
+        assert got[url] == {"waiting": 1, "in_flight": 0}
+        assert got[missing] == {"error": "queue missing"}
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+        assert airflow_state.queue_depths([url], sqs)[url]["waiting"] == 1  # cached for QUEUE_TTL_SECONDS
+    airflow_state._queue_cache.clear()

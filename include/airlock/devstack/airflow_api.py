@@ -142,7 +142,13 @@ class AirflowApi:
         timeout: float = 60.0,
         interval: float = 0.5,
     ) -> list[dict[str, Any]]:
-        """Poll the DAG's runs until `predicate(runs)` holds; raise AirflowApiError on timeout."""
+        """Poll the DAG's runs until `predicate(runs)` holds; AirflowApiError with the runs seen at the deadline.
+
+        `timeout` is for an idle machine: it stretches with the load (devstack.processes.load_patience).
+        """
+        from airlock.devstack.processes import load_patience
+
+        timeout *= load_patience()
         deadline = time.monotonic() + timeout
         runs: list[dict[str, Any]] = []
         while time.monotonic() < deadline:

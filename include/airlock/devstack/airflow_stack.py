@@ -19,7 +19,7 @@ from pathlib import Path
 
 from airlock.devstack.airflow_api import AirflowApi, AirflowApiError
 from airlock.devstack.local_aws import free_port, port_in_use
-from airlock.devstack.processes import ProcessError, Step, Supervisor, python, tail
+from airlock.devstack.processes import ProcessError, Step, Supervisor, load_patience, python, tail
 from airlock.settings import project_home
 from airlock.warehouse import DUCKDB_POOL
 
@@ -225,6 +225,7 @@ class AirflowStack:
         )
 
     def _wait_api_answers(self, timeout: float) -> None:
+        timeout *= load_patience()  # a deadline for an idle machine, stretched by the load
         started = time.monotonic()
         last_note = 0.0
         while (elapsed := time.monotonic() - started) < timeout:
@@ -245,6 +246,7 @@ class AirflowStack:
 
     def wait_healthy(self, timeout: float = 180.0) -> float:
         """Poll /monitor/health until every component reports healthy; print progress; return seconds."""
+        timeout *= load_patience()
         started = time.monotonic()
         last_note = 0.0
         status: dict[str, str] = {}
@@ -278,6 +280,7 @@ class AirflowStack:
 
     def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 120.0) -> float:
         """Wait until the DAG processor has stored every DAG; fail at once on an import error."""
+        timeout *= load_patience()
         started = time.monotonic()
         missing = sorted(set(dag_ids))
         last_note = 0.0
@@ -324,6 +327,7 @@ class AirflowStack:
         trigger the watchers use. A stack whose DAGs register no watcher (a folder landing zone) is
         ready at once. Fails with what was seen, and the triggerer log's tail, at the deadline.
         """
+        timeout *= load_patience()
         started = time.monotonic()
         last_note, watchers, running = 0.0, {}, set()
         while (elapsed := time.monotonic() - started) < timeout:

@@ -8,7 +8,10 @@ tests) the callers pass their own functions instead.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -24,12 +27,53 @@ def _queue_of(kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def watcher_health(now: datetime | None = None) -> list[dict[str, Any]]:
+QUEUE_TTL_SECONDS = 30.0
+_queue_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_queue_lock = threading.Lock()
+
+
+def _queue_depth(sqs: Any, url: str) -> dict[str, Any]:
+    """The queue's backlog, or why it cannot be read (a missing queue: the watcher fails every poll)."""
+    try:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+    except Exception as exc:  # botocore's ClientError and connection errors alike: report, never break the page
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        return {"error": "queue missing" if "NonExistentQueue" in code or "DoesNotExist" in code else code}
+    return {
+        "waiting": int(attributes.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+    }
+
+
+def queue_depths(urls: Iterable[str], sqs: Any = None) -> dict[str, dict[str, Any]]:
+    """Backlog per SQS queue URL, 16 at a time, each kept QUEUE_TTL_SECONDS (the page refreshes every 30 s)."""
+    now = time.monotonic()
+    with _queue_lock:
+        fresh = {u: v for u, (at, v) in _queue_cache.items() if now - at < QUEUE_TTL_SECONDS}
+    wanted = sorted(set(urls) - set(fresh))
+    if wanted:
+        if sqs is None:
+            from airlock.aws import client
+
+            sqs = client("sqs")
+        with ThreadPoolExecutor(16) as pool:
+            got = dict(zip(wanted, pool.map(lambda u: _queue_depth(sqs, u), wanted), strict=True))
+        with _queue_lock:
+            _queue_cache.update({u: (now, v) for u, v in got.items()})
+        fresh.update(got)
+    return fresh
+
+
+def watcher_health(now: datetime | None = None, sqs: Any = None) -> list[dict[str, Any]]:
     """Every asset watcher: its asset, queue, trigger, and whether a live triggerer runs it.
 
     state: "polling" (assigned to a triggerer whose heartbeat is fresh), "triggerer down" (assigned
     to one whose heartbeat is stale), "not running" (no triggerer has taken it: none is up, or all
-    are at capacity).
+    are at capacity), "queue missing" (its SQS queue does not exist: the trigger fails at every poll).
+    SQS queues also report their backlog ("3 waiting"): messages piling up on a watched queue mean
+    the watcher is not consuming them.
     """
     from airflow.configuration import conf
     from airflow.jobs.job import Job
@@ -77,6 +121,16 @@ def watcher_health(now: datetime | None = None) -> list[dict[str, Any]]:
                     "detail": detail,
                 }
             )
+    depths = queue_depths([w["queue"] for w in found if (w["queue"] or "").startswith(("http://", "https://"))], sqs)
+    for watcher in found:
+        depth = depths.get(watcher["queue"] or "")
+        if depth is None:
+            continue
+        watcher["backlog"] = depth
+        if "error" in depth:
+            watcher["state"], watcher["detail"] = depth["error"], f"{depth['error']}; {watcher['detail']}"
+        else:
+            watcher["detail"] += f"; {depth['waiting']} waiting, {depth['in_flight']} in flight"
     return found
 
 
