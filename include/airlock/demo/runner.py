@@ -186,7 +186,9 @@ class DemoRun:
 
     def quiesce(self, timeout: float = SETTLE_SECONDS) -> None:
         """Wait until every hint is consumed and routed: the invariant check must see duplicates' effects."""
-        queues = [self.stack.env["AIRLOCK_QUEUE_URL_TEMPLATE"].format(tenant=t) for t in self.scenario.tenants]
+        # Every queue of the local endpoint but the dead-letter ones: per-tenant or shared, whatever the wiring.
+        listed = self.stack.sqs.list_queues().get("QueueUrls", [])
+        queues = [q for q in listed if "dlq" not in q.rsplit("/", 1)[-1].lower()]
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             waiting = {

@@ -39,10 +39,6 @@ class Scenario:
     bad: DemoFile | None = None
 
     @property
-    def tenants(self) -> list[str]:
-        return sorted({b.batch.tenant_id for b in self.batches})
-
-    @property
     def processed(self) -> list[DemoBatch]:
         return [b for b in self.batches if b.expect == "processed"]
 
