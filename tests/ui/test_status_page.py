@@ -64,7 +64,7 @@ def _seen(data: dict[str, Any]) -> dict[str, Any]:
 def stack(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("ui-stack")
     tenants = state / "tenants"
-    shutil.copytree(ROOT / "include" / "tenants", tenants)
+    shutil.copytree(ROOT / "dags" / "registry" / "tenants", tenants)
     (tenants / "broken.yaml").write_text("tenant_id: broken\ndataflows: [orders\n", encoding="utf-8")  # bad YAML
     extra = {"AIRLOCK_TENANTS_DIR": str(tenants), "AIRLOCK_WAREHOUSE_DIR": str(state / "warehouse")}
     with LocalStack(state, ["acme", "globex", "initech"], port=free_port(), extra_env=extra, wait_dags=DAGS,

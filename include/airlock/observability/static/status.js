@@ -237,7 +237,7 @@ export function TenantBatches() {
       ),
     ),
     data.pairs.length === 0
-      ? h(C.Text, { color: "fg.muted", "data-testid": "empty" }, "No tenants registered yet: add include/tenants/<tenant>.yaml.")
+      ? h(C.Text, { color: "fg.muted", "data-testid": "empty" }, "No tenants registered yet: add dags/registry/tenants/<tenant>.yaml.")
       : h(
           Root,
           { size: "sm", variant: "outline", interactive: true, "data-testid": "grid" },
