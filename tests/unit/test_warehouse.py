@@ -152,3 +152,38 @@ def _record_starts(lines: list[str]) -> list[int]:
             starts.append(index)
         in_quote ^= line.count('"') % 2 == 1
     return [*starts, len(lines)]
+
+
+def test_airlock_warehouse_sql_prints_each_tenants_grants(capsys, monkeypatch) -> None:
+    from airlock.cli import main
+
+    monkeypatch.setenv("AIRLOCK_WAREHOUSE", "redshift")
+    arn = "arn:aws:iam::123456789012:role/airlock-prod-redshift-raw-reader"
+    assert main(["warehouse", "sql", "--tenant", "acme", "--set", f"iam_role_arn={arn}"]) == 0
+    out = capsys.readouterr().out
+    assert "create schema if not exists tenant_acme_raw authorization airlock_tenant_acme;" in out
+    assert f"grant assumerole on '{arn}' to airlock_tenant_acme for copy;" in out
+    assert main(["warehouse", "sql", "--kind", "snowflake", "--tenant", "acme"]) == 2
+    assert "--set iam_role_arn=" in capsys.readouterr().err
+
+
+def test_dbt_tasks_on_the_worker_get_their_tenants_credentials_at_run_time(monkeypatch) -> None:
+    """The Cosmos interceptor: a local dbt task gets AIRLOCK_PG_* from the tenant's connection; nothing is rendered."""
+    from cosmos.operators.local import DbtRunLocalOperator
+
+    from airlock.warehouse.credentials import inject_dbt_credentials
+
+    monkeypatch.setenv("AIRLOCK_WAREHOUSE", "postgres")
+    monkeypatch.setenv("AIRFLOW_CONN_AIRLOCK_WAREHOUSE", "postgresql://loader:pw@db:5432/analytics")
+    monkeypatch.setenv("AIRFLOW_CONN_AIRLOCK_WAREHOUSE_ACME", "postgresql://airlock_tenant_acme:apw@db:5432/analytics")
+    operator = DbtRunLocalOperator(
+        task_id="stg_orders_run", project_dir="/tmp/project", profile_config=None, vars={"tenant_id": "acme"}
+    )
+    operator.env = {"AIRLOCK_DBT_TARGET": "postgres"}
+    inject_dbt_credentials({}, operator)
+    assert operator.env["AIRLOCK_PG_USER"] == "airlock_tenant_acme"
+    assert operator.env["AIRLOCK_PG_PASSWORD"] == "apw"
+    assert operator.env["AIRLOCK_DBT_TARGET"] == "postgres"
+    container = type("EcsOperator", (), {"vars": {"tenant_id": "acme"}, "env": {}})()
+    inject_dbt_credentials({}, container)
+    assert container.env == {}  # containers get secrets from their task definition, never from overrides

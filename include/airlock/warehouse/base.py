@@ -201,6 +201,10 @@ class Warehouse(Protocol):
     def dbt_env(creds: WarehouseCredentials) -> dict[str, str]:
         """The AIRLOCK_<WAREHOUSE>_* variables profiles.yml reads, from a resolved Airflow connection."""
 
+    @staticmethod
+    def provisioning_sql(spaces: Sequence[TenantSpace], names: Mapping[str, str]) -> str:
+        """The SQL an admin runs once (setup and each tenant's role/grants): `airlock warehouse sql`."""
+
     def ensure_tenant(self, space: TenantSpace) -> None:
         """Create the tenant's role and schemas if missing, or fail saying who must (idempotent)."""
 

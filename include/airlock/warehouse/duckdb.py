@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -94,6 +95,10 @@ class DuckDBWarehouse:
     def dbt_env(creds: WarehouseCredentials) -> dict[str, str]:
         """Nothing secret: profiles.yml finds the file from AIRLOCK_WAREHOUSE_DIR and the run's tenant."""
         return {}
+
+    @staticmethod
+    def provisioning_sql(spaces: Sequence[TenantSpace], names: Mapping[str, str]) -> str:
+        return "-- local DuckDB: one file per tenant, created on its first load; nothing to provision.\n"
 
     def tag(self, sql: str, tag: QueryTag) -> str:
         return append_comment(sql, tag)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -100,6 +100,16 @@ class PostgresWarehouse:
             "AIRLOCK_PG_DATABASE": creds.database or "",
             "AIRLOCK_PG_SSLMODE": str(creds.extra.get("sslmode") or ""),
         }
+
+    @staticmethod
+    def provisioning_sql(spaces: Sequence[TenantSpace], names: Mapping[str, str]) -> str:
+        """What an admin runs where the loader may not create roles: its login, then each tenant."""
+        database, loader = names.get("database", "airlock"), names.get("loader", "airlock_loader")
+        login = (
+            f"-- The loader's login: NOINHERIT, so it holds a tenant's privileges only after SET ROLE.\n"
+            f"-- create role {quote_ident(loader)} login noinherit password '…';\n"
+        )
+        return login + "\n".join(tenant_sql(space, database, loader) for space in spaces)
 
     def tag(self, sql: str, tag: QueryTag) -> str:
         return append_comment(sql, tag)

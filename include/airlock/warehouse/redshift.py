@@ -15,7 +15,7 @@ transaction then replaces the batch's rows. Every statement carries the run's co
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -118,6 +118,16 @@ class RedshiftWarehouse:
             "AIRLOCK_REDSHIFT_PASSWORD": creds.password or "",
             "AIRLOCK_REDSHIFT_DATABASE": creds.database or "",
         }
+
+    @staticmethod
+    def provisioning_sql(spaces: Sequence[TenantSpace], names: Mapping[str, str]) -> str:
+        """Each tenant's user, schemas and COPY grant (the reader role is Terraform's)."""
+        if not names.get("iam_role_arn"):
+            raise ConfigError(
+                "Redshift grants need the reader role: --set iam_role_arn=<terraform output warehouse.reader_role_arn>"
+            )
+        database = names.get("database", "airlock")
+        return "\n".join(tenant_sql(space, names["iam_role_arn"], database) for space in spaces)
 
     def tag(self, sql: str, tag: QueryTag) -> str:
         return append_comment(sql, tag)

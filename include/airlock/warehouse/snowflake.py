@@ -15,11 +15,12 @@ tenant's role `AIRLOCK_TENANT_<ID>` (sql/snowflake/tenant.sql), with the run's J
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airlock.errors import ConfigError
 from airlock.warehouse.base import (
     LEDGER_COLUMNS,
     BatchLoad,
@@ -47,6 +48,16 @@ log = logging.getLogger(__name__)
 CSV_FORMAT = "AIRLOCK_CSV"
 JSON_FORMAT = "AIRLOCK_JSONL"
 """File formats created by sql/snowflake/setup.sql, in the stage's schema."""
+SETUP_NAMES = {
+    "database": "AIRLOCK",
+    "stage_schema": "LOADING",
+    "stage": "AIRLOCK_RAW_STAGE",
+    "warehouse": "AIRLOCK_WH",
+    "loader_role": "AIRLOCK_LOADER",
+    "loader_user": "AIRLOCK_LOADER",
+    "integration": "AIRLOCK_RAW",
+}
+"""Names in sql/snowflake/*.sql, overridable (`airlock warehouse sql --set name=value`)."""
 ROWS_LOADED = 3
 """Column of COPY INTO's result that holds the rows loaded from the file."""
 
@@ -97,6 +108,19 @@ class SnowflakeWarehouse:
             "AIRLOCK_SNOWFLAKE_WAREHOUSE": str(creds.extra.get("warehouse") or ""),
             "AIRLOCK_SNOWFLAKE_DATABASE": creds.database or str(creds.extra.get("database") or ""),
         }
+
+    @staticmethod
+    def provisioning_sql(spaces: Sequence[TenantSpace], names: Mapping[str, str]) -> str:
+        """The one-time setup (integration, stage, file formats, loader role), then each tenant's grants."""
+        values = {**SETUP_NAMES, **names}
+        missing = [k for k in ("iam_role_arn", "raw_url") if not values.get(k)]
+        if missing:
+            raise ConfigError(
+                f"Snowflake setup needs {missing}: --set iam_role_arn=<terraform output warehouse.reader_role_arn> "
+                "--set raw_url=s3://<raw bucket> (AIRLOCK_RAW_URL)"
+            )
+        values["raw_url"] = values["raw_url"].rstrip("/")
+        return "\n".join([render("setup", **values), *(tenant_sql(space, values) for space in spaces)])
 
     def tag(self, sql: str, tag: QueryTag) -> str:
         return append_comment(sql, tag)
