@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol
 
 from airlock.errors import AirlockError
 from airlock.landing import BatchRef
-from airlock.storage import Storage
+from airlock.storage import LocalStorage, Storage
 
 if TYPE_CHECKING:
     from airlock.warehouse.config import WarehouseConfig
@@ -226,22 +226,24 @@ def ledger_ddl(schema_sql: str) -> str:
 
 
 def replace_batch(cursor: Any, schema_sql: str, tables: Sequence[str], load: BatchLoad) -> list[str]:
-    """Delete this batch's rows and those of batches past retention; return the expired batch ids.
+    """Delete this batch's rows (if an earlier load left any) and those of batches past retention.
 
     Raw tables stay bounded (rows of the batches loaded within the retention) and exact (a batch's rows
-    are those of its last load only). Runs inside the load's transaction; parameters are `%s` (DB-API format).
+    are those of its last load only). The ledger says which batches the tables hold, so a batch's first
+    load (the common case) deletes nothing and scans nothing. Runs inside the load's transaction;
+    parameters are `%s` (DB-API format).
     """
     cursor.execute(
-        f"select batch_id from {schema_sql}.{LEDGER} where loaded_at < %s and batch_id <> %s",  # noqa: S608
-        (load.retention_cutoff, load.batch.batch_id),
+        f"select batch_id from {schema_sql}.{LEDGER} where batch_id = %s or loaded_at < %s",  # noqa: S608
+        (load.batch.batch_id, load.retention_cutoff),
     )
-    expired = sorted({row[0] for row in cursor.fetchall()})
-    doomed = [load.batch.batch_id, *expired]
-    marks = ", ".join("%s" for _ in doomed)
-    for table in tables:
-        cursor.execute(f"delete from {schema_sql}.{table} where _batch_id in ({marks})", doomed)  # noqa: S608
-    cursor.execute(f"delete from {schema_sql}.{LEDGER} where batch_id in ({marks})", doomed)  # noqa: S608
-    return expired
+    doomed = sorted({row[0] for row in cursor.fetchall()})
+    if doomed:
+        marks = ", ".join("%s" for _ in doomed)
+        for table in tables:
+            cursor.execute(f"delete from {schema_sql}.{table} where _batch_id in ({marks})", doomed)  # noqa: S608
+        cursor.execute(f"delete from {schema_sql}.{LEDGER} where batch_id in ({marks})", doomed)  # noqa: S608
+    return [b for b in doomed if b != load.batch.batch_id]
 
 
 def record_batch(cursor: Any, schema_sql: str, load: BatchLoad, rows: Mapping[str, int]) -> None:
@@ -302,8 +304,18 @@ class VerifiedReader:
         self.close()
 
 
-def download_verified(raw: Storage, file: SnapshotFile, dest: Path) -> Path:
-    """Copy a snapshot file to local disk, checking its sha256 against the manifest."""
+def local_copy(raw: Storage, file: SnapshotFile, workdir: Path) -> Path:
+    """A path on this machine holding the snapshot file, its sha256 checked against the manifest.
+
+    A raw root on local disk is read in place (one hashing pass, no copy); from S3 the file is downloaded.
+    """
+    if isinstance(raw, LocalStorage):
+        with VerifiedReader(raw, file) as reader:
+            for _ in reader.chunks():
+                pass
+            reader.verify()
+        return raw.root / file.key
+    dest = workdir / file.file
     dest.parent.mkdir(parents=True, exist_ok=True)
     with VerifiedReader(raw, file) as reader, dest.open("wb") as out:
         for chunk in reader.chunks():

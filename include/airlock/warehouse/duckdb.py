@@ -25,8 +25,8 @@ from airlock.warehouse.base import (
     WarehouseError,
     append_comment,
     check_rows,
-    download_verified,
     ledger_ddl,
+    local_copy,
     quote_ident,
     record_batch,
     replace_batch,
@@ -112,7 +112,7 @@ class DuckDBWarehouse:
             con.close()
 
     def load(self, load: BatchLoad) -> dict[str, int]:
-        local = [(f, download_verified(load.raw, f, load.workdir / f.file)) for f in load.files]
+        local = [(f, local_copy(load.raw, f, load.workdir)) for f in load.files]
         schema = quote_ident(load.space.raw_schema)
         con = connect(warehouse_path(self.warehouse_dir, load.space.tenant_id))
         try:
@@ -149,7 +149,7 @@ class DuckDBWarehouse:
         rows: dict[str, int] = dict.fromkeys(load.tables, 0)
         for file, path in local:
             columns = list(load.tables[file.table])
-            select = ", ".join(f"cast({quote_ident(c)} as varchar)" for c in columns)
+            select = ", ".join(quote_ident(c) for c in columns)  # all_varchar / VARCHAR columns already
             sql = (
                 f"insert into {schema}.{quote_ident(file.table)} select {select}, ?, ?, ?, now() "  # noqa: S608
                 f"from {_reader(file.format, columns)}"

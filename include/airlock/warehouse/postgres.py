@@ -216,7 +216,9 @@ class PostgresWarehouse:
                         f"create table {name} ({cols}, {meta}, _loaded_at timestamptz not null default now())", load.tag
                     )
                 )
-                conn.execute(self.tag(f"create index on {name} (_batch_id)", load.tag))
+                # BRIN: a batch's rows are appended together, so block ranges map to batches; it costs next to
+                # nothing to maintain during COPY (a btree index on _batch_id measured 2x the COPY time).
+                conn.execute(self.tag(f"create index on {name} using brin (_batch_id)", load.tag))
                 continue
             for column in (c for c in columns if c not in existing[table]):
                 conn.execute(self.tag(f"alter table {name} add column {quote_ident(column)} text", load.tag))
