@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from airlock.observability import status as status_module
 from airlock.observability.sample import Roots, write_batch, write_registry
 from airlock.observability.status import StatusCollector, render_table, summary
 from airlock.observability.web import overview
@@ -92,6 +93,7 @@ def run() -> dict[str, Any]:
         counters: dict[str, int] = {}
         rows: list[Any] = []
         for _ in range(3):
+            status_module._MARKER_CACHE.clear()  # cold every time: what a fresh process (the CLI) pays
             t0 = time.perf_counter()
             registry = load_registry(tenants_dir, dataflows_dir)
             t1 = time.perf_counter()
@@ -115,6 +117,7 @@ def run() -> dict[str, Any]:
         #    registry + listing + marker reads + the page's grouping + JSON encoding, in process.
         page_seconds: list[float] = []
         page_bytes = 0
+        status_module._MARKER_CACHE.clear()  # the first load after the api-server starts is cold
         for _ in range(3):
             t0 = time.perf_counter()
             registry = load_registry(tenants_dir, dataflows_dir)
@@ -148,16 +151,18 @@ def run() -> dict[str, Any]:
         "states": summary(rows),
         "seconds_in_process_best_of_3": best,
         "seconds_cli_cold_process": round(cli_seconds, 3),
-        "seconds_page_json_best_of_3": round(min(page_seconds), 3),
+        "seconds_page_json_cold": round(page_seconds[0], 3),
+        "seconds_page_json_warm_best": round(min(page_seconds[1:]), 3),
         "page_json_bytes": page_bytes,
         "cli_output_bytes": len(done.stdout),
         **counters,
         "load_average_1m": round(os.getloadavg()[0], 1),  # this machine is shared: say how busy it was
         "cpus": os.cpu_count(),
         "target_seconds": TARGET_SECONDS,
-        "target_met": max(best["total"], cli_seconds, min(page_seconds)) <= TARGET_SECONDS,
+        "target_met": max(best["total"], cli_seconds, page_seconds[0]) <= TARGET_SECONDS,
         "summary": f"airlock status over {TENANTS} tenants / {built.get('batches')} batches: CLI {cli_seconds:.2f}s "
-        f"cold, {best['total']}s in process, status page JSON {min(page_seconds):.2f}s (target {TARGET_SECONDS}s)",
+        f"cold, {best['total']}s in process, status page JSON {page_seconds[0]:.2f}s cold / "
+        f"{min(page_seconds[1:]):.2f}s refreshed (target {TARGET_SECONDS}s)",
         "how": "one listing per root (landing, raw, quarantine) of key names and timestamps; states come from "
         "which markers exist; one small JSON read (_DONE or _RUN) per tenant x dataflow for the run link and "
         "done/failed; no head or read per batch. On S3 the listings of a tenant filter and the marker reads "

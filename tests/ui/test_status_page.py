@@ -52,8 +52,8 @@ def _seen(data: dict[str, Any]) -> dict[str, Any]:
     """What the test waits for, as a summary it can print when it gives up."""
     attention = [b for p in data["pairs"] for b in p["attention"]]
     return {
-        "quarantined": [b["batch_id"] for b in attention if b["state"] == "quarantined" and b["reasons"]],
-        "failed_with_task": [b["batch_id"] for b in attention if b["state"] == "failed" and b["failed_tasks"]],
+        "quarantined": [b["batch_id"] for b in attention if b["state"] == "quarantined" and b.get("reasons")],
+        "failed_with_task": [b["batch_id"] for b in attention if b["state"] == "failed" and b.get("failed_tasks")],
         "disabled": [d["tenant_id"] for d in data["disabled"]],
         "watchers": {w["name"]: w["state"] for w in data["watchers"]},
         "states": {f"{p['tenant_id']}/{p['dataflow']}": [b["state"] for b in p["batches"]] for p in data["pairs"]},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -121,6 +122,36 @@ class BatchStatus:
         return data
 
 
+_MARKER_CACHE: dict[tuple[str, str], tuple[tuple[datetime, int] | None, dict[str, Any]]] = {}
+_MARKER_CACHE_MAX = 200_000
+_marker_lock = threading.Lock()
+
+
+def _location(storage: Storage) -> str:
+    if isinstance(storage, S3Storage):
+        return f"s3://{storage.bucket}/{storage.prefix}"
+    return str(getattr(storage, "root", id(storage)))
+
+
+def _cached_json(storage: Storage, key: str, version: tuple[datetime, int] | None) -> dict[str, Any]:
+    """A marker's JSON, read once per version (last modified, size) for the life of the process.
+
+    The status page lives in the api-server and refreshes every 30 s: after its first load it reads
+    only the markers written since, whatever the number of batches shown.
+    """
+    cache_key = (_location(storage), key)
+    with _marker_lock:
+        hit = _MARKER_CACHE.get(cache_key)
+    if hit is not None and version is not None and hit[0] == version:
+        return hit[1]
+    data = _read_json(storage, key)
+    with _marker_lock:
+        if len(_MARKER_CACHE) >= _MARKER_CACHE_MAX:
+            _MARKER_CACHE.clear()  # crude but bounded: a deployment that big refills it in one page load
+        _MARKER_CACHE[cache_key] = (version, data)
+    return data
+
+
 def _read_json(storage: Storage, key: str) -> dict[str, Any]:
     """A marker's JSON, or {} when it is missing or malformed: status must never crash on one."""
     try:
@@ -163,7 +194,6 @@ class StatusCollector:
             raise AirlockError(f"unknown tenant(s) {sorted(unknown)}. Fix: use one of {sorted(registry.tenants)}.")
         self.tenant_ids = sorted(wanted if wanted is not None else registry.tenants)
         self._batches: dict[tuple[str, str], dict[str, _Batch]] = {}
-        self._json_cache: dict[str, dict[str, Any]] = {}
         # File name -> table per tenant x dataflow: names repeat every batch, globs are slow to match.
         self._tables: dict[tuple[str, str, str], str | None] = {}
 
@@ -260,10 +290,9 @@ class StatusCollector:
 
     # ---- rows -------------------------------------------------------------------------------
     def _marker(self, tenant_id: str, dataflow: str, batch: _Batch, marker: str) -> dict[str, Any]:
-        key = f"{tenant_id}/{dataflow}/{batch.batch_id}/{marker}"
-        if key not in self._json_cache:
-            self._json_cache[key] = _read_json(self.raw, key)
-        return self._json_cache[key]
+        info = batch.markers.get(marker)
+        version = (info.last_modified, info.size) if info else None
+        return _cached_json(self.raw, f"{tenant_id}/{dataflow}/{batch.batch_id}/{marker}", version)
 
     def _run_url(self, dag_id: str | None, run_id: str | None) -> str | None:
         if self.airflow_url is None or not (dag_id and run_id):
@@ -329,7 +358,8 @@ class StatusCollector:
         for original in sorted(batch.quarantined):
             name = original.rsplit("/", 1)[-1]
             key = batch.reason_keys.get(original)
-            record = _read_json(self.quarantine, key) if key else {}
+            # Written once, never rewritten: any cached copy is current.
+            record = _cached_json(self.quarantine, key, (datetime.min.replace(tzinfo=UTC), 0)) if key else {}
             if not record:  # the reason is the folder the file was moved to: <owner>/<reason>/<key>
                 folder = key.split("/", 2)[1] if key and key.count("/") >= 2 else "reason not recorded"
                 reasons.append(f"{name}: {folder}")
@@ -361,18 +391,16 @@ class StatusCollector:
         """Read, in parallel, the markers the rows will need; on S3 each read is a round trip."""
         if not isinstance(self.raw, S3Storage):
             return
-        keys = []
+        wanted: list[tuple[str, str, _Batch, str]] = []
         for (tenant_id, dataflow), by_id in self._batches.items():
             batches = sorted(by_id.values(), key=lambda b: (b.last_activity or datetime.min.replace(tzinfo=UTC),
                                                             b.batch_id), reverse=True)  # fmt: skip
             done = [b for b in batches if DONE_MARKER in b.markers]
             for batch in batches[: max(history, ATTENTION_WINDOW)] + done[:1]:
                 markers = (DONE_MARKER, RUN_MARKER) if batch in batches[:history] else (DONE_MARKER,)
-                keys += [f"{tenant_id}/{dataflow}/{batch.batch_id}/{m}" for m in markers if m in batch.markers]
-        missing = sorted(set(keys) - set(self._json_cache))
+                wanted += [(tenant_id, dataflow, batch, m) for m in markers if m in batch.markers]
         with ThreadPoolExecutor(_LIST_THREADS) as pool:
-            for key, data in zip(missing, pool.map(lambda k: _read_json(self.raw, k), missing), strict=True):
-                self._json_cache[key] = data
+            list(pool.map(lambda w: self._marker(*w), wanted))  # fills the process-wide cache
 
     def _needs_attention(self, tenant_id: str, dataflow: str, batch: _Batch, now: datetime) -> BatchStatus | None:
         """The batch's row if it is quarantined, failed or late; reads a marker only for a finished batch."""

@@ -89,7 +89,7 @@ function HealthBar({ batches }) {
         height: "20px",
         borderRadius: "2px",
         bg: `${PALETTE[b.state] || "none"}.solid`,
-        title: `${b.batch_id}: ${b.label} · ${ago(b.age_seconds)}${b.reasons.length ? "\n" + b.reasons.join("\n") : ""}`,
+        title: `${b.batch_id}: ${b.label} · ${ago(b.age_seconds)}${b.reasons ? "\n" + b.reasons.join("\n") : ""}`,
         "data-batch": b.batch_id,
         "data-state": b.state,
       });
@@ -111,7 +111,7 @@ function Attention({ batch }) {
     C.Box,
     { "data-attention": batch.state, "data-batch": batch.batch_id, mb: 1 },
     h(C.HStack, { gap: 2, wrap: "wrap" }, h(StateBadge, { state: batch.state }, batch.label), h(C.Code, null, batch.batch_id), ...links),
-    batch.reasons.map((reason, i) => h(C.Text, { key: i, fontSize: "sm", color: "fg.muted", "data-reason": "" }, reason)),
+    (batch.reasons || []).map((reason, i) => h(C.Text, { key: i, fontSize: "sm", color: "fg.muted", "data-reason": "" }, reason)),
   );
 }
 
