@@ -16,6 +16,7 @@ from airlock.emissions import InletEventLedger, emit
 from airlock.events import parse_trigger_extras
 from airlock.intake import Intake, IntakeFailed, IntakeReport, unknown_prefix_sweep_due
 from airlock.landing import BatchRef
+from airlock.lifecycle.versions import run_code_version
 from airlock.metrics import metrics
 from airlock.observability.logs import batch_context
 from airlock.observability.status import emit_status_metrics, status_from_settings
@@ -130,13 +131,27 @@ def claim(
 
     settings = load_settings()
     registry = _registry(settings)
-    plan = plan_run(partition_key, dataflow, registry, open_storage(settings.raw_url), run_id, dag_id)
+    raw = open_storage(settings.raw_url)
+    code = run_code_version(settings, registry, dataflow, raw)
+    plan = plan_run(partition_key, dataflow, registry, raw, run_id, dag_id, clear_number=_clear_number(), code=code)
     if plan.duplicate_of:
         raise AirflowSkipException(f"batch {partition_key} is already handled by run {plan.duplicate_of}")
+    if plan.skipped:
+        raise AirflowSkipException(f"batch {partition_key} attempt {plan.attempt} skipped: {plan.skipped}")
     if run_start:
         tenant_metrics = metrics.for_tenant(plan.batch.tenant_id, dataflow)
         tenant_metrics.run_started_after(plan.manifest.get("last_arrival"), run_start)
     return plan.as_xcom()
+
+
+def _clear_number() -> int:
+    """How many times Airflow cleared this run (0 for its first go): a cleared run is a new attempt."""
+    from airflow.sdk import get_current_context
+
+    try:
+        return int(getattr(get_current_context().get("dag_run"), "clear_number", 0) or 0)
+    except RuntimeError:  # called outside a task (tests, a shell): never cleared
+        return 0
 
 
 def _plan(settings: Settings, registry: Registry, xcom: dict[str, Any]) -> RunPlan:

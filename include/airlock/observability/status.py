@@ -97,6 +97,8 @@ class BatchStatus:
     """Files of this batch that landed after its snapshot (quarantined `after_snapshot`): it ran without them."""
     reasons: list[str] = field(default_factory=list)
     """Why a quarantined or late batch is so, one line per file or gap ('orders.csv: wrong_columns (...)')."""
+    attempt: int | None = None
+    """Which processing attempt of the batch the state is about (the latest one that ran: a re-run is attempt 2)."""
 
     @property
     def incomplete_delivered(self) -> bool:
@@ -110,6 +112,8 @@ class BatchStatus:
             return f"{self.state} {self.files_present}/{self.files_required} files"
         if self.state == "quarantined":
             return f"quarantined ({self.quarantined} file{'s' if self.quarantined != 1 else ''})"
+        if self.attempt and self.attempt > 1:
+            return f"{self.state} (attempt {self.attempt})"
         return self.state
 
     def to_dict(self) -> dict[str, Any]:
@@ -348,6 +352,7 @@ class StatusCollector:
                 else f"missing {', '.join(missing)}"
             ]
         row.run_id = info.get("run_id") if isinstance(info.get("run_id"), str) else None
+        row.attempt = info.get("attempt") if isinstance(info.get("attempt"), int) else None
         row.dag_id = info.get("dag_id") if isinstance(info.get("dag_id"), str) else row.dag_id
         row.run_url = self._run_url(row.dag_id, row.run_id)
         return row
