@@ -117,7 +117,7 @@ def test_a_request_lets_a_new_run_id_in_once_and_force_overrides_the_skip(regist
 def test_a_new_attempt_waits_while_another_run_of_the_batch_is_running(registry, raw, batch):
     run(registry, raw, "asset__1")
     write_request(raw, batch, {"request_id": "r1", "requested_by": "ops", "reason": "", "force": False})
-    with pytest.raises(BatchBusyError, match="attempt 1 .*asset__1.* is still running"):
+    with pytest.raises(BatchBusyError, match=r"attempt 1 .*asset__1.* is still running"):
         run(registry, raw, "manual__1")
 
 

@@ -42,7 +42,10 @@ def write(tmp_path: Path, manifest: dict, name: str = "manifest.json") -> Path:
 
 
 def test_content_hash_is_the_files_not_their_order_nor_the_snapshot_time():
-    files = [{"table": "orders", "file": "o.csv", "sha256": "1"}, {"table": "customers", "file": "c.csv", "sha256": "2"}]
+    files = [
+        {"table": "orders", "file": "o.csv", "sha256": "1"},
+        {"table": "customers", "file": "c.csv", "sha256": "2"},
+    ]
     a = content_hash({"snapshot_ts": "t1", "files": files})
     assert a == content_hash({"snapshot_ts": "t2", "files": list(reversed(files))})
     assert a != content_hash({"files": [files[0], {**files[1], "sha256": "3"}]})
