@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -138,6 +139,19 @@ def read_request(raw: Storage, batch: BatchRef) -> dict[str, Any] | None:
     return read_json(raw, marker_key(batch, REQUEST_MARKER))
 
 
+def new_request(reason: str, *, requested_by: str, force: bool = False, kind: str = "reprocess") -> dict[str, Any]:
+    """A re-processing request: written to each batch it covers, taken up by the batch's next attempt."""
+    now = datetime.now(UTC)
+    return {
+        "request_id": f"{kind}-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}",
+        "kind": kind,
+        "requested_at": now.isoformat(),
+        "requested_by": requested_by,
+        "reason": reason,
+        "force": force,
+    }
+
+
 def write_request(raw: Storage, batch: BatchRef, request: dict[str, Any]) -> None:
     """Ask for one more attempt of the batch (`request_id`, `requested_by`, `reason`, `force`)."""
     write_json(raw, marker_key(batch, REQUEST_MARKER), request)
@@ -177,7 +191,8 @@ def decide(
         return Decision("resume", mine)
     latest = attempts[-1] if attempts else None
     asked = pending_request(request, attempts)
-    cleared = who.clear_number > max((int(a.get("clear_number", 0)) for a in own), default=0)
+    # A cleared run that owns an attempt asks for another; a cleared duplicate (it never owned one) does not.
+    cleared = bool(own) and who.clear_number > max(int(a.get("clear_number", 0)) for a in own)
     if latest is not None and not (cleared or asked):
         return Decision("duplicate", latest, f"batch already handled by run {latest.get('run_id')}")
     if latest is not None and latest.get("status") == "running" and latest.get("run_id") != who.run_id:

@@ -176,3 +176,14 @@ def test_status_shows_the_latest_attempt(registry, zone, raw, batch):
     assert (row().label, row().run_id) == ("processing (attempt 2)", "asset__1"), "not the old outcome"
     record_done(raw, batch, "asset__1", "process_orders", "failed", {})
     assert row().label == "failed (attempt 2)"
+
+
+def test_clearing_a_duplicate_run_does_nothing_unless_asked(registry, raw, batch):
+    """Airflow's partition clear re-queues every run of the key, the duplicates too: only one re-runs."""
+    run(registry, raw, "asset__1")
+    succeed(raw, batch, "asset__1")
+    assert run(registry, raw, "asset__2").duplicate_of == "asset__1"
+    assert run(registry, raw, "asset__2", clear=1).duplicate_of == "asset__1"
+    write_request(raw, batch, {"request_id": "r1", "requested_by": "ops", "reason": "", "force": True})
+    assert run(registry, raw, "asset__1", clear=2).attempt == 2, "the owner's clearing takes the request"
+    assert run(registry, raw, "asset__2", clear=2).duplicate_of == "asset__1"

@@ -22,10 +22,12 @@ class AirflowApiError(AirlockError):
 class AirflowApi:
     """Thin wrapper over /api/v2: each method is one endpoint, returning the decoded JSON."""
 
-    def __init__(self, base_url: str, *, timeout: float = 30.0, attempts: int = 3) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 30.0, attempts: int = 3, token: str | None = None) -> None:
+        """`token`: a bearer token where the API wants one (an Astro deployment API token, a JWT from /auth/token)."""
         self.attempts = attempts
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=f"{self.base_url}/api/v2", timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self._http = httpx.Client(base_url=f"{self.base_url}/api/v2", timeout=timeout, headers=headers)
 
     def close(self) -> None:
         self._http.close()
@@ -96,16 +98,20 @@ class AirflowApi:
         dag_id: str = "~",
         *,
         limit: int = 100,
-        state: str | None = None,
+        state: str | list[str] | None = None,
         partition_key: str | None = None,
+        partition_key_prefix: str | None = None,
     ) -> list[dict[str, Any]]:
         """Newest first. Each has dag_run_id, state, start_date, end_date, run_type, conf, partition_key.
 
-        dag_id "~" lists the runs of every DAG; `partition_key` is an exact match (e.g. "acme|b-1").
+        dag_id "~" lists the runs of every DAG; `partition_key` is an exact match (e.g. "acme|b-1");
+        `partition_key_prefix` a literal prefix (e.g. "acme|": every run of a tenant).
         """
         params: dict[str, Any] = {"limit": limit, "order_by": "-run_after"}
         if state:
             params["state"] = state
+        if partition_key_prefix is not None:
+            params["partition_key_prefix_pattern"] = partition_key_prefix
         if partition_key is not None:
             # The server's filter is ILIKE '%term%' with '|' meaning OR, so "acme|b-1" matches a superset
             # (any key containing acme or b-1): narrow it server-side, then keep exact matches here.
@@ -130,6 +136,20 @@ class AirflowApi:
         if partition_key is not None:
             body["partition_key"] = partition_key
         return self._request("POST", f"/dags/{dag_id}/dagRuns", json=body)
+
+    def clear_partition(
+        self, dag_id: str, partition_key: str, *, note: str | None = None, dry_run: bool = False
+    ) -> list[dict[str, Any]]:
+        """POST /dags/{dag_id}/clearDagRuns by `partition_key` (Airflow 3.3's partition-aware clear).
+
+        Every run of the DAG with that exact key is re-queued; returns the cleared runs (with `dry_run`, the
+        task instances it would clear). The REST twin of `airflow dags clear DAG --partition-key KEY`.
+        """
+        body: dict[str, Any] = {"partition_key": partition_key, "dry_run": dry_run}
+        if note:
+            body["note"] = note
+        answer = self._request("POST", f"/dags/{dag_id}/clearDagRuns", json=body)
+        return answer.get("task_instances" if dry_run else "dag_runs", [])
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         return self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
