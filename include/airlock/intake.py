@@ -149,6 +149,7 @@ class Intake:
         owner: str | None = None,
         ledger: EmissionLedger | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        tenant_key: Callable[[str], str | None] | None = None,
     ) -> None:
         """`owner` names the task run doing the work (`<dag_id>/<run_id>`): see `_after_claim`.
 
@@ -165,6 +166,8 @@ class Intake:
         self.owner = owner
         self.ledger = ledger
         self._sleep = sleep
+        # The tenant's own KMS key for its snapshot files (None: the raw bucket's default key).
+        self.tenant_key = tenant_key or (lambda _tenant: None)
 
     def now(self) -> datetime:
         return self._now or datetime.now(UTC)
@@ -396,7 +399,7 @@ class Intake:
         if not verdict.complete:
             return self._waiting(files, verdict, outcome)
         snap = take_snapshot(files, facts, self.landing, self.raw, now=self.now(), owner=self.owner,
-                             completion=verdict.detail)  # fmt: skip
+                             completion=verdict.detail, kms_key_id=self.tenant_key(batch.tenant_id))  # fmt: skip
         outcome.snapshot = snap
         if snap.created:
             outcome.state, outcome.detail = "snapshotted", verdict.detail

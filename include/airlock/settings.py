@@ -53,7 +53,12 @@ class Settings:
     execution_target: ExecutionTarget = "local"
     processing_max_active_runs: int = 4
     statsd_address: str | None = None
+    tenant_key_template: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+    def tenant_key(self, tenant_id: str) -> str | None:
+        """The tenant's own KMS key (ARN or alias) for its snapshots: what erasure shreds (docs/contracts.md)."""
+        return self.tenant_key_template.format(tenant=tenant_id) if self.tenant_key_template else None
 
     def queue_url(self, tenant_id: str) -> str | None:
         """The tenant's landing-notification queue, or None where the landing zone is a folder."""
@@ -78,6 +83,12 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
             "AIRLOCK_QUEUE_URL_TEMPLATE must contain '{tenant}', e.g. "
             "https://sqs.eu-west-1.amazonaws.com/123456789012/airlock-prod-{tenant}-landing"
         )
+    key_template = environ.get("AIRLOCK_TENANT_KEY_TEMPLATE") or None
+    if key_template and "{tenant}" not in key_template:
+        raise ConfigError(
+            "AIRLOCK_TENANT_KEY_TEMPLATE must contain '{tenant}', e.g. alias/airlock-prod-{tenant} "
+            "(Terraform's kit settings output has it)"
+        )
     try:
         return Settings(
             env=environ.get("AIRLOCK_ENV", "local"),
@@ -100,6 +111,7 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
             execution_target=target,  # type: ignore[arg-type]
             processing_max_active_runs=int(environ.get("AIRLOCK_PROCESSING_MAX_ACTIVE_RUNS", "4")),
             statsd_address=environ.get("AIRLOCK_STATSD_ADDRESS") or None,
+            tenant_key_template=key_template,
         )
     except ValueError as exc:
         raise ConfigError(f"invalid AIRLOCK_* setting: {exc}") from None

@@ -16,9 +16,10 @@ emits the processing event. A repeat finds the manifest and changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from airlock.errors import AirlockError
 from airlock.landing import Arrival, BatchFiles, BatchRef, ControlFile
 from airlock.storage import ObjectInfo, Storage, read_json, write_json
 from airlock.validation import FileFacts
@@ -178,3 +179,78 @@ def take_snapshot(
         return Snapshot(batch, ts, manifest, created=True)
     winner = read_json(raw, manifest_key(batch, ts))
     return Snapshot(batch, ts, winner or manifest, created=False)
+
+
+# -- re-delivery: a new version of a snapshotted batch ----------------------------------------------
+@dataclass(frozen=True)
+class VersionFile:
+    """One file of a new snapshot version: its manifest entry (all but `key`) and where its bytes are now."""
+
+    entry: dict[str, Any]
+    source: Storage
+    source_key: str
+
+
+def take_version(
+    raw: Storage,
+    batch: BatchRef,
+    files: list[VersionFile],
+    controls: list[VersionFile],
+    *,
+    redelivery: dict[str, Any],
+    kms_key_id: str | None = None,
+    now: datetime | None = None,
+) -> Snapshot:
+    """Commit a new snapshot version of an already snapshotted batch, then make it the batch's snapshot.
+
+    Only an operator's explicit re-delivery calls this (`airlock redeliver`): the intake never re-snapshots
+    a batch. The version is complete on its own (unchanged files are copied into it too), its manifest is
+    written create-only, and only then does `_SNAPSHOT.json` point at it, so a crash halfway leaves the
+    previous version in force. The earlier versions stay where they are (and under the bucket's lock).
+    """
+    claim = read_claim(raw, batch)
+    previous = read_manifest(raw, batch)
+    if claim is None or previous is None:
+        raise AirlockError(f"{batch.partition_key}: no committed snapshot to supersede")
+    now = now or datetime.now(UTC)
+    ts = max(snapshot_ts(now), _next_ts(claim["snapshot_ts"]))
+    prefix = f"{batch.raw_prefix}{ts}/"
+    entries = []
+    for item in sorted(files, key=lambda f: f.entry["file"]):
+        raw.copy_from(item.source, item.source_key, f"{prefix}{item.entry['file']}", kms_key_id=kms_key_id)
+        entries.append({**item.entry, "key": f"{prefix}{item.entry['file']}"})
+    control_entries = []
+    for item in controls:
+        key = f"{prefix}{CONTROL_FOLDER}/{item.entry['file']}"
+        raw.copy_from(item.source, item.source_key, key, kms_key_id=kms_key_id)
+        control_entries.append({**item.entry, "key": key})
+    version = int(previous.get("version", 1)) + 1
+    manifest = {
+        **{k: previous.get(k) for k in ("tenant_id", "dataflow", "batch_id", "first_arrival", "completion")},
+        "snapshot_ts": ts,
+        "created_at": now.isoformat(),
+        "committed_by": redelivery.get("requested_by"),
+        "last_arrival": max((e["last_modified"] for e in entries), default=previous.get("last_arrival")),
+        "files": entries,
+        "control_files": control_entries,
+        "total_bytes": sum(e["size"] for e in entries),
+        "total_rows": sum(e["rows"] for e in entries),
+        "version": version,
+        "supersedes": claim["snapshot_ts"],
+        "redelivery": redelivery,
+    }
+    if not write_json(raw, manifest_key(batch, ts), manifest, if_absent=True):
+        raise AirlockError(f"{batch.partition_key}: snapshot {ts} exists already; run the re-delivery again")
+    history = [*claim.get("previous", []), claim["snapshot_ts"]]
+    write_json(
+        raw,
+        marker_key(batch, SNAPSHOT_MARKER),
+        {**claim, "snapshot_ts": ts, "created_at": now.isoformat(), "version": version, "previous": history},
+    )
+    return Snapshot(batch, ts, manifest, created=True)
+
+
+def _next_ts(ts: str) -> str:
+    """The snapshot time just after `ts` (a version made within the same microsecond still sorts after it)."""
+    moment = datetime.strptime(ts, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    return snapshot_ts(moment + timedelta(microseconds=1))

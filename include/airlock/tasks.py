@@ -46,6 +46,7 @@ def _intake(settings: Settings, registry: Registry, owner: str, inlet_events: An
         settle_wait=settings.settle_wait,
         owner=owner,
         ledger=InletEventLedger(inlet_events, registry) if inlet_events is not None else None,
+        tenant_key=settings.tenant_key,
     )
 
 

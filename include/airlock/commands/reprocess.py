@@ -6,9 +6,10 @@ import argparse
 import time
 from typing import Any
 
+from airlock.landing import BatchRef
 from airlock.lifecycle.airflow import connect
 from airlock.lifecycle.batches import BatchFilter
-from airlock.lifecycle.reprocess import plan_reprocess, start, wait
+from airlock.lifecycle.reprocess import Outcome, plan_reprocess, start, wait
 from airlock.lifecycle.versions import deployed_manifest
 from airlock.processing import new_request
 from airlock.settings import load_settings
@@ -114,10 +115,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.wait:
         print("    follow them with `airlock status` (the attempt number shows in STATE)")
         return 0
-    outcomes = wait(plan, raw, timeout=args.timeout, progress=print)
+    batches = [i.batch.batch for i in plan.reruns]
+    return report(wait(batches, request["request_id"], raw, timeout=args.timeout, progress=print), batches, began)
+
+
+def report(outcomes: list[Outcome], batches: list[BatchRef], began: float) -> int:
+    """The closing line of a --wait, and the exit code: 0 only if every attempt ended and none failed."""
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     print(f"==> done in {time.monotonic() - began:.1f}s: {summary or 'nothing finished'}")
-    return 0 if len(outcomes) == len(plan.reruns) and "failed" not in counts else 1
+    return 0 if len(outcomes) == len(batches) and "failed" not in counts else 1

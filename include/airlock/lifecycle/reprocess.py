@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from airlock.devstack.airflow_api import AirflowApi
+from airlock.landing import BatchRef
 from airlock.lifecycle.airflow import Started, rerun_partition
 from airlock.lifecycle.batches import BatchFilter, CommittedBatch, committed_batches
 from airlock.lifecycle.versions import CodeVersion, changed_nodes, code_version, content_hash, read_code
@@ -148,37 +149,50 @@ class Outcome:
 def start(
     plan: ReprocessPlan, raw: Storage, api: AirflowApi, registry: Registry, progress: Callable[[str], None]
 ) -> list[Started]:
-    """Write each batch's request, then re-run its partition in Airflow (one call per batch)."""
+    """Ask for each re-run: its request beside the batch, then its partition re-run in Airflow."""
+    batches = [i.batch.batch for i in plan.reruns]
+    return ask(batches, plan.request, raw, api, registry, progress)
+
+
+def ask(
+    batches: list[BatchRef],
+    request: dict[str, Any],
+    raw: Storage,
+    api: AirflowApi,
+    registry: Registry,
+    progress: Callable[[str], None],
+) -> list[Started]:
+    """Write the request beside each batch, then re-run its partition in Airflow (one call per batch)."""
     started = []
-    note = f"airlock reprocess {plan.request['request_id']} by {plan.request['requested_by']}"
-    for n, item in enumerate(plan.reruns, 1):
-        batch = item.batch.batch
-        write_request(raw, batch, plan.request)
+    note = f"airlock {request.get('kind', 'reprocess')} {request['request_id']} by {request['requested_by']}"
+    for n, batch in enumerate(batches, 1):
+        write_request(raw, batch, request)
         how = rerun_partition(api, registry.dataflows[batch.dataflow].dag_id, batch.partition_key, note)
         started.append(how)
-        progress(f"[{n}/{len(plan.reruns)}] {batch.partition_key} ({batch.dataflow}): {how.describe()}")
+        progress(f"[{n}/{len(batches)}] {batch.partition_key} ({batch.dataflow}): {how.describe()}")
     return started
 
 
 def wait(
-    plan: ReprocessPlan,
+    batches: list[BatchRef],
+    request_id: str,
     raw: Storage,
     *,
     timeout: float,
     progress: Callable[[str], None],
     poll: float = 2.0,
 ) -> list[Outcome]:
-    """Wait until every re-run batch has an attempt for this request that ended; read from the markers."""
+    """Wait until each batch has an attempt for the request that ended; read from the markers alone."""
     began = time.monotonic()
-    pending = {i.batch.batch.partition_key: i.batch.batch for i in plan.reruns}
+    pending = {(b.dataflow, b.partition_key): b for b in batches}
     outcomes: list[Outcome] = []
     while pending:
         for key, batch in list(pending.items()):
-            mine = [a for a in list_attempts(raw, batch) if a.get("request_id") == plan.request["request_id"]]
+            mine = [a for a in list_attempts(raw, batch) if a.get("request_id") == request_id]
             if mine and mine[-1].get("status") in FINAL:
                 last = mine[-1]
                 outcome = Outcome(
-                    key,
+                    batch.partition_key,
                     batch.dataflow,
                     last.get("attempt"),
                     str(last.get("status")),
@@ -187,11 +201,10 @@ def wait(
                 )
                 outcomes.append(outcome)
                 del pending[key]
-                progress(
-                    f"    {key} ({batch.dataflow}): attempt {outcome.attempt} {outcome.status} at {outcome.seconds}s"
-                )
+                ended = f"attempt {outcome.attempt} {outcome.status} at {outcome.seconds}s"
+                progress(f"    {batch.partition_key} ({batch.dataflow}): {ended}")
         if pending and time.monotonic() - began > timeout:
-            still = ", ".join(sorted(pending))
+            still = ", ".join(sorted(b.partition_key for b in pending.values()))
             progress(f"==> gave up after {timeout:.0f}s; still running: {still} (see `airlock status`)")
             break
         if pending:
