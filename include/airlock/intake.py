@@ -150,6 +150,7 @@ class Intake:
         ledger: EmissionLedger | None = None,
         sleep: Callable[[float], None] = time.sleep,
         tenant_key: Callable[[str], str | None] | None = None,
+        stopped: frozenset[str] = frozenset(),
     ) -> None:
         """`owner` names the task run doing the work (`<dag_id>/<run_id>`): see `_after_claim`.
 
@@ -168,6 +169,8 @@ class Intake:
         self._sleep = sleep
         # The tenant's own KMS key for its snapshot files (None: the raw bucket's default key).
         self.tenant_key = tenant_key or (lambda _tenant: None)
+        # Tenants being offboarded (airlock tenant offboard): like disabled ones, their files wait untouched.
+        self.stopped = stopped
 
     def now(self) -> datetime:
         return self._now or datetime.now(UTC)
@@ -202,7 +205,7 @@ class Intake:
         report = IntakeReport()
         wanted = sorted(self.registry.tenants) if tenant_ids is None else sorted(tenant_ids)
         for tenant_id in wanted:
-            if tenant_id in self.registry.disabled:
+            if tenant_id in self.registry.disabled or tenant_id in self.stopped:
                 continue
             if tenant_id not in self.registry.tenants:
                 log.warning("sweep: no tenant %r in the registry; skipped", tenant_id)
@@ -228,6 +231,9 @@ class Intake:
             report.skipped_hints.append(key)
             return None
         tenant = tenant_prefix(key)[:-1]
+        if tenant in self.stopped or tenant in self.registry.offboarded:
+            log.info("hint for %r: tenant %s is offboarding or offboarded; intake is stopped", key, tenant)
+            return None
         if tenant in self.registry.disabled:
             log.warning("hint for %r: tenant %s is disabled (invalid tenant file); the file waits", key, tenant)
             report.disabled[tenant] = report.disabled.get(tenant, 0) + 1
@@ -320,7 +326,7 @@ class Intake:
         """Quarantine everything under a prefix no tenant owns: `_unknown/<reason>/<flattened key>`."""
         with self._isolated(report, UNKNOWN, "unknown_prefixes"):
             prefixes, root_objects = self.landing.top_level()
-            owned = set(self.registry.tenants) | set(self.registry.disabled)
+            owned = set(self.registry.tenants) | set(self.registry.disabled) | self.registry.offboarded
             strays: Iterable[ObjectInfo] = root_objects
             for prefix in prefixes:
                 if prefix[:-1] not in owned:

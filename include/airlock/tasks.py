@@ -16,6 +16,7 @@ from airlock.emissions import InletEventLedger, emit
 from airlock.events import parse_trigger_extras
 from airlock.intake import Intake, IntakeFailed, IntakeReport, unknown_prefix_sweep_due
 from airlock.landing import BatchRef
+from airlock.lifecycle.offboard import stopped_tenants
 from airlock.lifecycle.versions import run_code_version
 from airlock.metrics import metrics
 from airlock.observability.logs import batch_context
@@ -36,10 +37,11 @@ def _registry(settings: Settings) -> Registry:
 
 
 def _intake(settings: Settings, registry: Registry, owner: str, inlet_events: Any = None) -> Intake:
+    raw = open_storage(settings.raw_url)
     return Intake(
         registry,
         open_storage(settings.landing_url),
-        open_storage(settings.raw_url),
+        raw,
         open_storage(settings.quarantine_url),
         snapshot_grace=settings.snapshot_grace,
         emit_ttl=settings.emit_ttl,
@@ -47,6 +49,7 @@ def _intake(settings: Settings, registry: Registry, owner: str, inlet_events: An
         owner=owner,
         ledger=InletEventLedger(inlet_events, registry) if inlet_events is not None else None,
         tenant_key=settings.tenant_key,
+        stopped=stopped_tenants(raw),
     )
 
 

@@ -245,6 +245,9 @@ class Tenant(_Strict):
     name: str
     isolation_tier: Literal["standard", "dedicated"] = "standard"
     warehouse_schema: Annotated[str, Field(pattern=IDENTIFIER)]
+    retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    """Days the tenant's snapshots and quarantined files are kept (S3 lifecycle rules, per tenant prefix);
+    None: the environment's default. Read by Terraform from this file (docs/operations.md)."""
     dataflows: dict[str, DataflowContract] = Field(min_length=1)
 
 
@@ -257,6 +260,8 @@ class Registry(BaseModel):
     dataflows: dict[str, Dataflow]
     disabled: dict[str, str] = Field(default_factory=dict)
     """Tenants whose file is invalid: tenant id -> the error. Their landing files wait, untouched."""
+    offboarded: frozenset[str] = frozenset()
+    """Tenants that left (`registry/offboarded/<id>.yaml`): not processed, and their prefix is no stranger's."""
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.tenants.get(tenant_id)
@@ -388,6 +393,16 @@ def _load_tenant(path: Path, dataflows: dict[str, Dataflow]) -> Tenant:
     return tenant
 
 
+OFFBOARDED = "offboarded"
+"""The registry folder beside `tenants/` that keeps the files of tenants that left (airlock tenant offboard)."""
+
+
+def offboarded_ids(tenants_dir: Path) -> frozenset[str]:
+    """Ids of the tenants that left, from the file names in `<registry>/offboarded/` (cheap, like tenant_ids)."""
+    folder = tenants_dir.parent / OFFBOARDED
+    return frozenset(tenant_ids(folder)) if folder.is_dir() else frozenset()
+
+
 def load_registry(tenants_dir: Path, dataflows_dir: Path, *, strict: bool = True) -> Registry:
     """Read and cross-check every tenant and dataflow.
 
@@ -417,4 +432,4 @@ def load_registry(tenants_dir: Path, dataflows_dir: Path, *, strict: bool = True
         log.warning("%s", text)
     for tenant_id, text in problems.items():
         log.error("tenant %s is disabled until its file is fixed:\n%s", tenant_id, text)
-    return Registry(tenants=tenants, dataflows=dataflows, disabled=problems)
+    return Registry(tenants=tenants, dataflows=dataflows, disabled=problems, offboarded=offboarded_ids(tenants_dir))

@@ -214,6 +214,15 @@ class Warehouse(Protocol):
     def tag(self, sql: str, tag: QueryTag) -> str:
         """`sql` as sent for this tenant and task (its cost-attribution tag attached)."""
 
+    def tenant_schemas(self, space: TenantSpace) -> list[str]:
+        """The tenant's schemas that exist now: models, raw and dbt's custom ones (offboarding checks none is left)."""
+
+    def export_tenant(self, space: TenantSpace, dest: Path) -> dict[str, int]:
+        """Every table of the tenant's schemas as `dest/<schema>/<table>.csv` (with a header); rows per table."""
+
+    def drop_tenant(self, space: TenantSpace) -> list[str]:
+        """Drop the tenant's schemas (and role, where the kit made it); return the schemas dropped. Idempotent."""
+
 
 # -- shared SQL ------------------------------------------------------------------------------------
 def quote_ident(name: str) -> str:
@@ -259,6 +268,21 @@ def check_rows(file: SnapshotFile, loaded: int, kind: str) -> None:
             "this file differently (quoting, blank lines, encoding). Nothing was loaded for the batch. Fix the "
             "file at the source and send the batch again."
         )
+
+
+def export_query(cursor: Any, sql: str, dest: Path, batch_rows: int = 10_000) -> int:
+    """Write a query's result to `dest` as CSV with a header, streaming; return the rows written."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    cursor.execute(sql)
+    header = [d[0] for d in cursor.description]
+    rows = 0
+    with dest.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        while chunk := cursor.fetchmany(batch_rows):
+            writer.writerows(chunk)
+            rows += len(chunk)
+    return rows
 
 
 # -- reading snapshot files ---------------------------------------------------------------------------

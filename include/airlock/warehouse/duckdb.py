@@ -25,6 +25,7 @@ from airlock.warehouse.base import (
     WarehouseError,
     append_comment,
     check_rows,
+    export_query,
     ledger_ddl,
     local_copy,
     quote_ident,
@@ -110,6 +111,50 @@ class DuckDBWarehouse:
             con.execute(f"create schema if not exists {quote_ident(space.raw_schema)}")
         finally:
             con.close()
+
+    def tenant_schemas(self, space: TenantSpace) -> list[str]:
+        path = warehouse_path(self.warehouse_dir, space.tenant_id)
+        if not path.exists():
+            return []
+        con = connect(path)
+        try:
+            rows = con.execute(
+                "select schema_name from information_schema.schemata where catalog_name = current_database() "
+                "and schema_name not in ('main', 'information_schema', 'pg_catalog') order by 1"
+            ).fetchall()
+            tables = con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'main'"
+            ).fetchone()
+        finally:
+            con.close()
+        return [r[0] for r in rows] + (["main"] if tables and tables[0] else [])
+
+    def export_tenant(self, space: TenantSpace, dest: Path) -> dict[str, int]:
+        path = warehouse_path(self.warehouse_dir, space.tenant_id)
+        if not path.exists():
+            return {}
+        con = connect(path)
+        try:
+            tables = con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = current_database() order by 1, 2"
+            ).fetchall()
+            out = {}
+            for schema, table in tables:
+                sql = f"select * from {quote_ident(schema)}.{quote_ident(table)}"  # noqa: S608
+                out[f"{schema}.{table}"] = export_query(con, sql, dest / schema / f"{table}.csv")
+            return out
+        finally:
+            con.close()
+
+    def drop_tenant(self, space: TenantSpace) -> list[str]:
+        """The tenant's file is all of its warehouse: dropping the tenant deletes the file (and its WAL)."""
+        schemas = self.tenant_schemas(space)
+        path = warehouse_path(self.warehouse_dir, space.tenant_id)
+        connect(path).close()  # waits for a writer still holding the file, rather than pulling it from under it
+        for leftover in (path, path.with_name(path.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        return schemas
 
     def load(self, load: BatchLoad) -> dict[str, int]:
         local = [(f, local_copy(load.raw, f, load.workdir)) for f in load.files]

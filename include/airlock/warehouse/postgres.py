@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airlock.warehouse.base import (
@@ -34,6 +35,7 @@ from airlock.warehouse.base import (
     WarehouseUnavailableError,
     append_comment,
     check_rows,
+    export_query,
     ledger_ddl,
     parse_header,
     quote_ident,
@@ -171,6 +173,54 @@ class PostgresWarehouse:
                     f"not create them ({_message(exc)}). An admin runs the output of "
                     f"`airlock warehouse sql --kind postgres --tenant {space.tenant_id}` once."
                 ) from None
+
+    def tenant_schemas(self, space: TenantSpace) -> list[str]:
+        """The schemas the tenant's role owns (its models, raw and dbt's custom schemas), whatever their names."""
+        with self.connect(space.tenant_id, f"airlock:offboard:{space.tenant_id}") as conn:
+            rows = conn.execute(
+                "select nspname from pg_namespace where pg_get_userbyid(nspowner) = %s order by 1", [space.role]
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def export_tenant(self, space: TenantSpace, dest: Path) -> dict[str, int]:
+        """As the tenant's role (it can read nothing else): every table of its schemas."""
+        schemas = self.tenant_schemas(space)
+        rows: dict[str, int] = {}
+        with self.connect(space.tenant_id, f"airlock:export:{space.tenant_id}") as conn, conn.cursor() as cur:
+            cur.execute(f"set role {quote_ident(space.role)}")
+            cur.execute(
+                "select table_schema, table_name from information_schema.tables where table_schema = any(%s) "
+                "order by 1, 2",
+                [schemas],
+            )
+            for schema, table in cur.fetchall():
+                sql = f"select * from {quote_ident(schema)}.{quote_ident(table)}"  # noqa: S608
+                rows[f"{schema}.{table}"] = export_query(cur, sql, dest / schema / f"{table}.csv")
+        return rows
+
+    def drop_tenant(self, space: TenantSpace) -> list[str]:
+        """Drop its schemas as the tenant's role, then the role (the loader made it, so the loader may drop it)."""
+        import psycopg
+
+        schemas = self.tenant_schemas(space)
+        with self.connect(space.tenant_id, f"airlock:offboard:{space.tenant_id}") as conn, conn.transaction():
+            exists = conn.execute("select 1 from pg_roles where rolname = %s", [space.role]).fetchone()
+            if not exists:
+                return schemas
+            conn.execute(f"set local role {quote_ident(space.role)}")
+            for schema in schemas:
+                conn.execute(f"drop schema if exists {quote_ident(schema)} cascade")
+            conn.execute("reset role")
+            try:
+                conn.execute(f"drop owned by {quote_ident(space.role)}")  # its grants (create on the database)
+                conn.execute(f"drop role {quote_ident(space.role)}")
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise TenantNotProvisionedError(
+                    f"tenant {space.tenant_id}: its schemas are dropped, but the connection may not drop role "
+                    f"{space.role} ({_message(exc)}). An admin runs: "
+                    f"drop owned by {space.role}; drop role {space.role};"
+                ) from None
+        return schemas
 
     def load(self, load: BatchLoad) -> dict[str, int]:
         space, tag = load.space, load.tag
