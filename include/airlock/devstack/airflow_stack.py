@@ -56,6 +56,11 @@ SCHEDULER_ESCALATION = (
 )
 
 
+def replica_names(component: str, count: int) -> list[str]:
+    """`scheduler`, `scheduler-2`, ...: the first keeps the plain name every single-instance stack uses."""
+    return [component if i == 1 else f"{component}-{i}" for i in range(1, count + 1)]
+
+
 class ImportErrorsFound(ProcessError):
     """The DAG processor reported import errors; the message carries each file's traceback."""
 
@@ -138,7 +143,13 @@ class AirflowStack:
         dags_folder: Path | None = None,
         database_url: str | None = None,
         log: Callable[[str], None] = print,
+        schedulers: int = 1,
+        triggerers: int = 1,
     ) -> None:
+        """`schedulers`/`triggerers` > 1 run HA as Astro and MWAA do (needs a PostgreSQL `database_url`)."""
+        if (schedulers > 1 or triggerers > 1) and not (database_url or "").startswith("postgresql"):
+            raise ProcessError("several schedulers or triggerers need a PostgreSQL metadata database")
+        self.schedulers, self.triggerers = schedulers, triggerers
         self.supervisor = supervisor
         self.state_dir = Path(state_dir)
         self.port = port
@@ -147,7 +158,8 @@ class AirflowStack:
         self.env = self._process_env(env or {})
         self.api = AirflowApi(f"http://127.0.0.1:{port}")  # what we bind: skips a ::1 attempt
         self._log = log
-        self._triggerer_log_offset = 0  # where this start's lines begin in an appended triggerer.log
+        # where this start's lines begin in each (appended) triggerer log: triggerer.log, triggerer-2.log, ...
+        self._triggerer_log_offsets: dict[str, int] = {}
 
     def _process_env(self, extra: Mapping[str, str]) -> dict[str, str]:
         """The caller's environment, minus its AIRFLOW__*, plus ours, plus the stack's AIRLOCK_*."""
@@ -214,15 +226,17 @@ class AirflowStack:
             escalation=API_SERVER_ESCALATION,
         )
         self.supervisor.start("dag-processor", [python(), "-m", "airflow", "dag-processor"], env=self.env, tier=2)
-        triggerer_log = self.supervisor.log_dir / "triggerer.log"
-        self._triggerer_log_offset = triggerer_log.stat().st_size if triggerer_log.exists() else 0
-        self.supervisor.start(
-            "triggerer", [python(), "-m", "airflow", "triggerer"], env=self.env, tier=2, escalation=TRIGGERER_ESCALATION
-        )
+        for name in replica_names("triggerer", self.triggerers):
+            triggerer_log = self.supervisor.log_dir / f"{name}.log"
+            self._triggerer_log_offsets[name] = triggerer_log.stat().st_size if triggerer_log.exists() else 0
+            self.supervisor.start(
+                name, [python(), "-m", "airflow", "triggerer"], env=self.env, tier=2, escalation=TRIGGERER_ESCALATION
+            )
         self._wait_api_answers(api_timeout)
-        self.supervisor.start(
-            "scheduler", [python(), "-m", "airflow", "scheduler"], env=self.env, tier=2, escalation=SCHEDULER_ESCALATION
-        )
+        for name in replica_names("scheduler", self.schedulers):
+            self.supervisor.start(
+                name, [python(), "-m", "airflow", "scheduler"], env=self.env, tier=2, escalation=SCHEDULER_ESCALATION
+            )
 
     def _wait_api_answers(self, timeout: float) -> None:
         timeout *= load_patience()  # a deadline for an idle machine, stretched by the load
@@ -309,15 +323,17 @@ class AirflowStack:
         }
 
     def started_triggers(self) -> set[int]:
-        """Ids of the triggers the triggerer started since this stack started (read from its log)."""
-        path = self.supervisor.log_dir / "triggerer.log"
-        try:
-            with path.open("rb") as log:
-                log.seek(self._triggerer_log_offset)
-                text = log.read().decode("utf-8", errors="replace")
-        except OSError:
-            return set()
-        return {int(found) for found in TRIGGER_STARTING.findall(text)}
+        """Ids of the triggers the triggerers started since this stack started (read from their logs)."""
+        found: set[int] = set()
+        for name in replica_names("triggerer", self.triggerers):
+            try:
+                with (self.supervisor.log_dir / f"{name}.log").open("rb") as log:
+                    log.seek(self._triggerer_log_offsets.get(name, 0))
+                    text = log.read().decode("utf-8", errors="replace")
+            except OSError:
+                continue
+            found |= {int(trigger) for trigger in TRIGGER_STARTING.findall(text)}
+        return found
 
     def wait_watchers_polling(self, timeout: float = 120.0) -> float:
         """Wait until every registered asset watcher's trigger runs in the triggerer; return seconds.

@@ -18,6 +18,7 @@ from airlock.devstack.airflow_api import AirflowApi
 from airlock.devstack.airflow_stack import AirflowStack
 from airlock.devstack.local_aws import aws_env, client, port_in_use, start_moto, wire_landing_zone
 from airlock.devstack.processes import ProcessError, StopReport, Supervisor, reap_stale, stack_memory
+from airlock.devstack.relay import start_relay
 
 Landing = Literal["s3", "folder"]
 
@@ -44,6 +45,10 @@ class LocalStack:
         s3, sqs: boto3 clients on the local endpoint (None with a folder landing zone);
         endpoint_url: the local AWS endpoint (None with a folder landing zone);
         timings: seconds per startup phase (moto, wiring, migrate, start, healthy, dags, total).
+
+    Fault tests: ``schedulers=2, triggerers=2`` (with a PostgreSQL ``database_url``) run Airflow HA as
+    Astro and MWAA do; ``aws_relay=True`` puts a relay between the stack and moto (`relay_url`), so
+    the endpoint can be stopped and restarted without losing what moto holds.
     """
 
     def __init__(
@@ -63,6 +68,9 @@ class LocalStack:
         fail_on_import_errors: bool = True,
         provision: Callable[[str], Mapping[str, str]] | None = None,
         log: Callable[[str], None] = print,
+        schedulers: int = 1,
+        triggerers: int = 1,
+        aws_relay: bool = False,
     ) -> None:
         if landing not in ("s3", "folder"):
             raise ValueError(f"landing={landing!r}: use 's3' (moto) or 'folder'")
@@ -80,10 +88,13 @@ class LocalStack:
         self.fail_on_import_errors = fail_on_import_errors
         self.provision = provision
         self._log = log
+        self.schedulers, self.triggerers = schedulers, triggerers
+        self.aws_relay = aws_relay
 
         self.supervisor = Supervisor(self.state_dir, log=log)
         self.env: dict[str, str] = {}
         self.endpoint_url: str | None = None
+        self.relay_url: str | None = None
         self.s3: Any = None
         self.sqs: Any = None
         self.airflow: AirflowStack | None = None
@@ -165,6 +176,9 @@ class LocalStack:
                 self.env = wire_landing_zone(self.endpoint_url, self.env_name, self.tenant_ids)
             else:  # e.g. Terraform's envs/local (airlock.infra.apply_local): the production wiring
                 self.env = {**aws_env(self.endpoint_url, self.env_name, {}), **self.provision(self.endpoint_url)}
+            if self.aws_relay:  # the stack talks to moto through a relay a fault test can stop (devstack.relay)
+                self.relay_url = start_relay(self.supervisor, self.endpoint_url)
+                self.env = {k: v.replace(self.endpoint_url, self.relay_url) for k, v in self.env.items()}
             self.s3 = client("s3", self.endpoint_url)
             self.sqs = client("sqs", self.endpoint_url)
             t = self._phase("wiring", t)
@@ -182,6 +196,8 @@ class LocalStack:
             dags_folder=self.dags_folder,
             database_url=self.database_url,
             log=self._log,
+            schedulers=self.schedulers,
+            triggerers=self.triggerers,
         )
         self.airflow.migrate()
         t = self._phase("migrate", t)
