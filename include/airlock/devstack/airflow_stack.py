@@ -126,6 +126,9 @@ def airflow_environment(
         # Cosmos would otherwise try to reach its telemetry endpoint from every task (no internet here).
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     }
+    if database_url and database_url.startswith("postgresql+psycopg://"):
+        # Airflow 3.3 derives its async URL as postgresql+asyncpg (not installed): psycopg 3 does async too.
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = database_url
     env.update(_secrets(state_dir))
     return env
 
