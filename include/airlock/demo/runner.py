@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from airlock.demo.scenario import DemoBatch, DemoFile, Scenario, build_scenario
+from airlock.devstack.processes import load_patience
 from airlock.devstack.stack import LocalStack
 from airlock.errors import AirlockError
 from airlock.snapshot import DONE_MARKER, MANIFEST, SNAPSHOT_MARKER
@@ -125,6 +126,7 @@ class DemoRun:
         the reconcile sweep runs at start. Uploading while those run makes the first batches wait for
         their tasks (the latency the demo reports), so the demo waits for no run to be queued or running.
         """
+        timeout *= load_patience()  # a deadline for an idle machine, stretched by the load
         started, last = time.monotonic(), 0.0
         while (elapsed := time.monotonic() - started) < timeout:
             busy = self._busy_runs()
@@ -189,6 +191,7 @@ class DemoRun:
         # Every queue of the local endpoint but the dead-letter ones: per-tenant or shared, whatever the wiring.
         listed = self.stack.sqs.list_queues().get("QueueUrls", [])
         queues = [q for q in listed if "dlq" not in q.rsplit("/", 1)[-1].lower()]
+        timeout *= load_patience()
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             waiting = {
