@@ -160,6 +160,7 @@ class DemoRun:
         run or task changed state, and then says what each pending batch's run was doing.
         """
         expected = [k for k, r in self.results.items() if r.batch.expect == "processed"]
+        stall *= load_patience()
         last_line, mark, moved = "", (), time.monotonic()
         while True:
             runs = self._runs()
