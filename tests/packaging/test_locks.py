@@ -86,3 +86,22 @@ def test_make_lock_resolves_with_uv_keeps_existing_versions_and_records_the_inpu
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_an_extra_pin_gets_its_bare_twin_for_pips_hash_checking_mode() -> None:
+    """pip --require-hashes wants `fastapi==` for cadwyn and `mashumaro[msgpack]==` for dbt: both."""
+    from airlock.packaging.locks import with_bare_pins
+
+    lines = ["fastapi[std]==0.1 ; python_version >= '3' \\\n", "    --hash=sha256:ff\n", "    # via x\n",
+             "uvicorn[standard]==2 \\\n", "    --hash=sha256:uu\n",
+             "uvicorn==2 \\\n", "    --hash=sha256:uu\n"]  # fmt: skip
+    assert with_bare_pins(lines) == [
+        "fastapi==0.1 ; python_version >= '3' \\\n", "    --hash=sha256:ff\n",
+        *lines[:3],
+        *lines[3:],  # uvicorn has its bare pin already
+    ]  # fmt: skip
+    for lock in LOCKS:
+        text = (PROJECT / lock).read_text()
+        for name in ("fastapi", "moto", "mashumaro"):
+            if f"\n{name}[" in text:
+                assert f"\n{name}==" in text, f"{lock}: {name}[...] without a bare pin"

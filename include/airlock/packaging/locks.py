@@ -89,6 +89,30 @@ def recorded_digest(lock: Path) -> str | None:
     return None
 
 
+def with_bare_pins(lines: list[str]) -> list[str]:
+    """Add `name==v` (same hashes) before each `name[extra]==v` that has no bare pin of its own.
+
+    pip's hash-checking mode needs both: `mashumaro[msgpack]` for dbt-core's requirement with the
+    extra, `fastapi` for cadwyn's without it ("all requirements must have their versions pinned").
+    uv writes one or the other (--no-strip-extras), so the lock carries both; uv reads them alike.
+    """
+    blocks: list[list[str]] = []
+    for line in lines:
+        if blocks and line[:1].isspace():
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    bare = {m.group(1).lower() for b in blocks if (m := re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==", b[0]))}
+    out: list[str] = []
+    for block in blocks:
+        extra = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)\[[^\]]*\](==.*)", block[0], re.S)
+        if extra and extra.group(1).lower() not in bare:
+            out += [extra.group(1) + extra.group(2), *(line for line in block[1:] if not line.lstrip().startswith("#"))]
+            bare.add(extra.group(1).lower())
+        out += block
+    return out
+
+
 def check(project: Path) -> list[Stale]:
     """Every lock that is missing or out of date with its requirement files (no network)."""
     stale = []
@@ -118,7 +142,7 @@ def compile_lock(project: Path, lock_name: str, *, uv: str = "uv", upgrade: bool
     subprocess.run(cmd, cwd=project, check=True, env=env)
     lock = project / lock_name
     lines = lock.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines = [line for line in lines if not line.startswith(DIGEST_PREFIX)]
+    lines = with_bare_pins([line for line in lines if not line.startswith(DIGEST_PREFIX)])
     names = ", ".join(p.name for p in input_files(project / requirements))
     at = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
     lines.insert(at, f"{DIGEST_PREFIX} {inputs_digest(project / requirements)} (of {names}; edit those, not this)\n")
