@@ -85,3 +85,11 @@ module "audit" {
   access_log_bucket_name = module.landing_zone.bucket_names.access_logs
   force_destroy          = true
 }
+
+# Two-step guard on tenant keys: a tenant with a key in this env must still have a registry file, in
+# tenants/ or in offboarded/ (airlock tenant offboard). The output precondition fails the plan otherwise.
+module "tenant_guard" {
+  source           = "../../modules/tenant_guard"
+  env_name         = var.env_name
+  known_tenant_ids = module.registry.known_tenant_ids
+}

@@ -45,3 +45,13 @@ output "bucket_policies" {
   description = "Bucket policy documents (JSON) by bucket role; on the local endpoint only access_logs is attached (see main.tf)."
   value       = module.landing_zone.bucket_policies
 }
+
+output "tenant_guard" {
+  description = "Tenants with a KMS key in this env; the plan fails if one of them has no registry file (removed without offboarding)."
+  value       = module.tenant_guard.live_tenant_ids
+
+  precondition {
+    condition     = module.tenant_guard.ok
+    error_message = module.tenant_guard.message
+  }
+}

@@ -68,3 +68,13 @@ output "warehouse" {
     settings                = module.warehouse_access.kit_settings
   }
 }
+
+output "tenant_guard" {
+  description = "Tenants with a KMS key in this env; the plan fails if one of them has no registry file (removed without offboarding)."
+  value       = module.tenant_guard.live_tenant_ids
+
+  precondition {
+    condition     = module.tenant_guard.ok
+    error_message = module.tenant_guard.message
+  }
+}

@@ -1,5 +1,5 @@
 output "tenants" {
-  description = "Registered tenants keyed by tenant_id: name, isolation_tier, warehouse_schema, dataflows (sorted)."
+  description = "Registered tenants keyed by tenant_id: name, isolation_tier, warehouse_schema, retention_days (null: the environment's), dataflows (sorted)."
   value       = local.tenants
 }
 
@@ -11,4 +11,22 @@ output "tenant_ids" {
 output "dataflows" {
   description = "Registered dataflow names."
   value       = sort(tolist(local.dataflows))
+}
+
+output "offboarded" {
+  description = "Offboarded tenants keyed by tenant_id: retention_days, erased (true once `airlock tenant erase` shredded the key), offboarded_at."
+  value       = local.offboarded
+}
+
+output "known_tenant_ids" {
+  description = "Every tenant the registry still accounts for, active or offboarded: a live tenant key outside this set was removed without offboarding."
+  value       = sort(concat(keys(local.tenants), keys(local.offboarded)))
+}
+
+output "keyed_tenants" {
+  description = "The tenants that keep a KMS key: the active ones and the offboarded ones not erased yet; `offboarded` says which."
+  value = merge(
+    { for id, t in local.tenants : id => { offboarded = false, retention_days = t.retention_days, isolation_tier = t.isolation_tier } },
+    { for id, t in local.offboarded : id => { offboarded = true, retention_days = t.retention_days, isolation_tier = "standard" } if !t.erased },
+  )
 }

@@ -19,3 +19,9 @@ variable "dataflows_dir" {
     error_message = "dataflows_dir holds no *.yaml file: point it at dags/registry/dataflows."
   }
 }
+
+variable "offboarded_dir" {
+  description = "Folder of the offboarded tenants' files (`airlock tenant offboard` moves them there); null means offboarded/ beside tenants_dir."
+  type        = string
+  default     = null
+}

@@ -10,6 +10,9 @@ mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { name = "us-east-1" }
   }
+  mock_data "aws_resourcegroupstaggingapi_resources" {
+    defaults = { resource_tag_mapping_list = [] }
+  }
   mock_resource "aws_s3_bucket" {
     defaults = { arn = "arn:aws:s3:::mock-bucket" }
   }
@@ -65,5 +68,53 @@ run "a_new_registry_file_is_a_new_tenant" {
   assert {
     condition     = toset(keys(module.tenant)) == toset(["acme", "hooli"])
     error_message = "Tenants come from the folder given, nothing else."
+  }
+}
+
+# The two-step guard: a tenant whose key exists must keep a registry file (tenants/ or offboarded/).
+run "removing_a_tenant_file_without_offboarding_fails_the_plan" {
+  command = plan
+
+  variables {
+    tenants_dir = "./tests/fixtures/tenants"
+  }
+
+  override_data {
+    target = module.tenant_guard.data.aws_resourcegroupstaggingapi_resources.tenant_keys
+    values = {
+      resource_tag_mapping_list = [
+        { resource_arn = "arn:aws:kms:us-east-1:123456789012:key/a", tags = { "airlock:env" = "local", "airlock:tenant" = "acme" }, compliance_details = [] },
+        { resource_arn = "arn:aws:kms:us-east-1:123456789012:key/g", tags = { "airlock:env" = "local", "airlock:tenant" = "globex" }, compliance_details = [] },
+      ]
+    }
+  }
+
+  expect_failures = [output.tenant_guard]
+}
+
+run "an_offboarded_tenant_keeps_its_key_and_passes_the_guard" {
+  command = plan
+
+  variables {
+    tenants_dir = "./tests/fixtures/tenants"
+  }
+
+  override_data {
+    target = module.tenant_guard.data.aws_resourcegroupstaggingapi_resources.tenant_keys
+    values = {
+      resource_tag_mapping_list = [
+        { resource_arn = "arn:aws:kms:us-east-1:123456789012:key/a", tags = { "airlock:env" = "local", "airlock:tenant" = "acme" }, compliance_details = [] },
+        { resource_arn = "arn:aws:kms:us-east-1:123456789012:key/i", tags = { "airlock:env" = "local", "airlock:tenant" = "initech" }, compliance_details = [] },
+      ]
+    }
+  }
+
+  assert {
+    condition     = length(module.tenant_guard.removed) == 0
+    error_message = "initech's file is in offboarded/: its key is accounted for."
+  }
+  assert {
+    condition     = contains(module.registry.known_tenant_ids, "initech") && !contains(keys(module.registry.tenants), "initech")
+    error_message = "An offboarded tenant is known, and not active."
   }
 }
