@@ -147,6 +147,8 @@ def test_erase_shreds_the_tenants_key_only_and_leaves_an_audit_record(
     assert record["warehouse"]["schemas_dropped"] == ["tenant_acme_raw"]
     assert record["deleted"] == {"landing": 1, "quarantine": 1}
     assert "erased in" in out and "terraform state rm" in out
+    retired = (tenants.parent / "offboarded" / "acme.yaml").read_text()
+    assert "\n  erased: " in retired, "Terraform learns from the file that the key is gone"
     assert main(["tenant", "erase", "acme", "--confirm", "acme"]) == 0, "running it again is harmless"
 
 

@@ -213,9 +213,10 @@ def run_erase(args: argparse.Namespace) -> int:
         deleted={"landing": landing, "quarantine": quarantined},
     )
     audit = erasure.write_audit(raw, tenant_id, record)
+    marked = leaving.mark_erased(settings.tenants_dir, tenant_id, record["finished_at"])
     print(json.dumps(record, indent=2, default=str))
     print(f"==> {tenant_id} erased in {time.monotonic() - began:.1f}s; audit record {raw.url.rstrip('/')}/{audit}")
     state_rm = f"terraform state rm 'module.tenant[\"{tenant_id}\"].aws_kms_key.tenant'"
-    print(f"    then: remove {OFFBOARDED}/{tenant_id}.yaml from the registry and run")
-    print(f"    {state_rm}  (the key is deleted outside Terraform)")
+    print(f"    registry: {marked or 'no offboarded file found'} marked erased; commit it and apply Terraform")
+    print(f"    (if the plan still lists the key: {state_rm}). Keep the file until AWS has deleted the key.")
     return 0

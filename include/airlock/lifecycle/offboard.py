@@ -148,6 +148,17 @@ def retire_registry_file(tenants_dir: Path, tenant_id: str, note: dict[str, Any]
     return target
 
 
+def mark_erased(tenants_dir: Path, tenant_id: str, when: str) -> Path | None:
+    """Add `erased:` to the retired file's `offboarded:` block: Terraform stops managing the tenant's key."""
+    path = tenants_dir.parent / OFFBOARDED / f"{tenant_id}{TENANT_SUFFIX}"
+    if not path.exists():
+        return None
+    text = path.read_text(encoding="utf-8")
+    if "\n  erased: " not in text:
+        path.write_text(f"{text.rstrip()}\n  erased: {json.dumps(when)}\n", encoding="utf-8")
+    return path
+
+
 def terraform_change(tenant_id: str, moved: Path, home: Path) -> list[str]:
     """What the next `terraform plan` will show for the move, and how to finish."""
     where = moved.relative_to(home) if moved.is_relative_to(home) else moved

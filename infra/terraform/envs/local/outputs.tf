@@ -47,8 +47,8 @@ output "bucket_policies" {
 }
 
 output "tenant_guard" {
-  description = "Tenants with a KMS key in this env; the plan fails if one of them has no registry file (removed without offboarding)."
-  value       = module.tenant_guard.live_tenant_ids
+  description = "True: every tenant with a KMS key in this env has a registry file. Else the plan fails (a tenant removed without offboarding)."
+  value       = module.tenant_guard.ok
 
   precondition {
     condition     = module.tenant_guard.ok

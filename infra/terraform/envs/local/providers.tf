@@ -10,17 +10,18 @@ provider "aws" {
   skip_region_validation      = true
 
   endpoints {
-    cloudtrail     = var.endpoint_url
-    cloudwatch     = var.endpoint_url
-    cloudwatchlogs = var.endpoint_url
-    ec2            = var.endpoint_url
-    ecs            = var.endpoint_url
-    events         = var.endpoint_url
-    iam            = var.endpoint_url
-    kms            = var.endpoint_url
-    s3             = var.endpoint_url
-    sqs            = var.endpoint_url
-    sts            = var.endpoint_url
+    cloudtrail               = var.endpoint_url
+    cloudwatch               = var.endpoint_url
+    cloudwatchlogs           = var.endpoint_url
+    ec2                      = var.endpoint_url
+    ecs                      = var.endpoint_url
+    events                   = var.endpoint_url
+    iam                      = var.endpoint_url
+    kms                      = var.endpoint_url
+    resourcegroupstaggingapi = var.endpoint_url
+    s3                       = var.endpoint_url
+    sqs                      = var.endpoint_url
+    sts                      = var.endpoint_url
   }
 
   default_tags {
