@@ -14,7 +14,7 @@ module "registry" {
 
 module "tenant" {
   source   = "../../modules/tenant"
-  for_each = module.registry.tenants
+  for_each = module.registry.keyed_tenants # active tenants, and offboarded ones until erased (their key stays)
 
   name_prefix           = local.name_prefix
   tenant_id             = each.key

@@ -66,8 +66,8 @@ run "a_new_registry_file_is_a_new_tenant" {
   }
 
   assert {
-    condition     = toset(keys(module.tenant)) == toset(["acme", "hooli"])
-    error_message = "Tenants come from the folder given, nothing else."
+    condition     = toset(keys(module.registry.tenants)) == toset(["acme", "hooli"]) && toset(keys(module.tenant)) == toset(["acme", "hooli", "initech"])
+    error_message = "Tenants come from the folder given (and offboarded/ beside it: initech keeps its key), nothing else."
   }
 }
 
@@ -116,5 +116,9 @@ run "an_offboarded_tenant_keeps_its_key_and_passes_the_guard" {
   assert {
     condition     = contains(module.registry.known_tenant_ids, "initech") && !contains(keys(module.registry.tenants), "initech")
     error_message = "An offboarded tenant is known, and not active."
+  }
+  assert {
+    condition     = contains(keys(module.tenant), "initech")
+    error_message = "An offboarded tenant keeps its tenant instance (its KMS key) until it is erased."
   }
 }
