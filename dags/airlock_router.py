@@ -1,6 +1,7 @@
 """Airflow DAG `airlock_router`: SQS hints → snapshots → one partitioned event per complete batch.
 
-Scheduled on the `landing` asset, whose AssetWatchers listen on each tenant's SQS queue. Watcher
+Scheduled on the `landing` asset, whose AssetWatchers listen on the shared notification queue and on
+each dedicated tenant's queue (events pushed to `landing` through the REST API work the same). Watcher
 events carry no partition key, so this DAG re-emits them as `snapshot/<dataflow>` events keyed
 `<tenant>|<batch_id>`, only for batches it has just snapshotted (a run that commits nothing emits
 nothing). The snapshot assets are inlets too: the run reads back which events Airflow recorded.
@@ -11,14 +12,14 @@ from airflow.sdk import DAG, task
 from airlock.assets import landing_asset, snapshot_asset
 from airlock.dag_defaults import TAGS, default_args
 from airlock.settings import load_settings
-from airlock.tenants import load_dataflows, tenant_ids
+from airlock.tenants import load_dataflows
 
 settings = load_settings()
 dataflows = load_dataflows(settings.dataflows_dir)
 
 with DAG(
     dag_id="airlock_router",
-    schedule=landing_asset(settings, tenant_ids(settings.tenants_dir)),
+    schedule=landing_asset(settings),
     default_args=default_args(),
     tags=[*TAGS, "router"],
     max_active_runs=8,

@@ -1,45 +1,40 @@
 """The assets that connect the DAGs: `landing` (watched on SQS) and `snapshot/<dataflow>` (partitioned).
 
-Built from settings and the registry's file names only, so DAG parsing stays cheap and offline.
+Built from settings only, so DAG parsing stays cheap and offline whatever the number of tenants.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from airflow.sdk import Asset, AssetWatcher
 
 from airlock.settings import Settings
 from airlock.tenants import Dataflow
+from airlock.triggers.capacity import check_watchers
 
 LANDING = "landing"
 
 
-def landing_asset(settings: Settings, tenant_ids: Iterable[str]) -> Asset:
-    """The landing zone, with one SQS watcher per tenant queue (none when the landing zone is a folder).
+def landing_asset(settings: Settings) -> Asset:
+    """The landing zone, watched on the shared queue and on each dedicated tenant's queue.
 
-    The stock SQS trigger sleeps `waiter_delay` (60 s by default) after an empty poll and polls
-    for only 1 s; long polling plus a short delay takes the hint-to-router time to about a second.
+    One `SqsQueueTrigger` per queue: 1 + (dedicated tenants) triggers, however many standard tenants
+    share the shared queue (ADR 0005). None when the landing zone is a folder: the sweep finds batches.
     """
-    watchers = []
-    if settings.queue_url_template:
-        from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+    from airlock.triggers.sqs import SqsQueueTrigger
 
-        watchers = [
-            AssetWatcher(
-                name=f"sqs_{tenant}",
-                trigger=MessageQueueTrigger(
-                    scheme="sqs",
-                    sqs_queue=settings.queue_url(tenant),
-                    aws_conn_id=settings.aws_conn_id,
-                    max_messages=10,
-                    # Long polling returns as soon as a message arrives: it bounds API calls, not latency.
-                    wait_time_seconds=settings.watcher_long_poll,
-                    waiter_delay=settings.watcher_waiter_delay,
-                ),
-            )
-            for tenant in tenant_ids
-        ]
+    check_watchers(settings)
+    watchers = [
+        AssetWatcher(
+            name=name,
+            trigger=SqsQueueTrigger(
+                queue_url=url,
+                aws_conn_id=settings.aws_conn_id,
+                wait_time_seconds=settings.watcher_long_poll,
+                visibility_timeout=settings.watcher_visibility_timeout,
+            ),
+        )
+        for name, url in settings.watched_queues().items()
+    ]
     return Asset(name=LANDING, uri="airlock://landing", watchers=watchers)
 
 

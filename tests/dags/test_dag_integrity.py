@@ -63,7 +63,12 @@ def parse(tmp_path: Path, **env: str) -> dict:
 @pytest.fixture(scope="module")
 def parsed(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("dagbag")
-    return parse(tmp, AIRLOCK_QUEUE_URL_TEMPLATE="https://sqs.eu-west-1.amazonaws.com/1/airlock-prod-{tenant}-landing")
+    return parse(
+        tmp,
+        AIRLOCK_SHARED_QUEUE_URL="https://sqs.eu-west-1.amazonaws.com/1/airlock-prod-shared-landing",
+        AIRLOCK_QUEUE_URL_TEMPLATE="https://sqs.eu-west-1.amazonaws.com/1/airlock-prod-{tenant}-landing",
+        AIRLOCK_DEDICATED_TENANTS="globex",
+    )
 
 
 def test_no_import_errors_and_nothing_touched_at_parse_time(parsed):
@@ -104,6 +109,7 @@ def test_adding_tenants_adds_no_dag(tmp_path, parsed):
     many = parse(
         tmp_path,
         AIRLOCK_TENANTS_DIR=str(tenants),
+        AIRLOCK_SHARED_QUEUE_URL="https://sqs.eu-west-1.amazonaws.com/1/q-shared",
         AIRLOCK_QUEUE_URL_TEMPLATE="https://sqs.eu-west-1.amazonaws.com/1/q-{tenant}",
     )
     assert many["errors"] == {}

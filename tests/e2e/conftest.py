@@ -12,8 +12,10 @@ PROBE_DAGS = textwrap.dedent(
     """Throwaway airflow DAGs for tests/e2e: one plain DAG, one SQS-watcher DAG (when configured)."""
     import os
 
-    from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
     from airflow.sdk import DAG, Asset, AssetWatcher, task
+
+    from airlock.settings import load_settings
+    from airlock.triggers.sqs import SqsQueueTrigger
 
     with DAG("probe_plain", schedule=None):
         @task
@@ -21,11 +23,10 @@ PROBE_DAGS = textwrap.dedent(
             return "ok"
         hello()
 
-    template = os.environ.get("AIRLOCK_QUEUE_URL_TEMPLATE")
     tenant = os.environ.get("AIRLOCK_PROBE_WATCH_TENANT")
-    if template and tenant:
-        trigger = MessageQueueTrigger(scheme="sqs", sqs_queue=template.format(tenant=tenant),
-                                      aws_conn_id="aws_default", waiter_delay=1)
+    queue = load_settings().queue_url(tenant) if tenant else None
+    if queue:
+        trigger = SqsQueueTrigger(queue_url=queue, key_prefixes=[f"{tenant}/"])
         probe = Asset("probe_landing", watchers=[AssetWatcher(name=f"probe_{tenant}", trigger=trigger)])
         with DAG("probe_watcher", schedule=[probe]):
             @task

@@ -6,18 +6,18 @@ import json
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
 
 import psutil
 import pytest
 
 from airlock.devstack import LocalStack
 from airlock.devstack.local_aws import free_port
+from airlock.settings import load_settings, project_home
 
 pytestmark = pytest.mark.e2e
 
 TENANTS = ["acme", "globex", "initech"]
-WATCHED = "globex"  # the probe watcher consumes this tenant's queue; the others we read ourselves
+WATCHED = "globex"  # dedicated: the probe watcher consumes its queue; the shared one we read ourselves
 LANDING = "airlock-local-landing"
 
 
@@ -36,9 +36,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory, probe_dags: Path) -> Any:
         yield running
 
 
+def _queue(stack: LocalStack, tenant: str) -> str:
+    url = load_settings({**stack.env, "AIRLOCK_HOME": str(project_home())}).queue_url(tenant)
+    assert url is not None
+    return url
+
+
 def _drain(stack: LocalStack, tenant: str, wait: int = 0) -> list[dict[str, Any]]:
-    """Every message on the tenant's queue (deleted), bodies decoded."""
-    url = stack.env["AIRLOCK_QUEUE_URL_TEMPLATE"].format(tenant=tenant)
+    """Every message on the queue the tenant's notifications go to (deleted), bodies decoded."""
+    url = _queue(stack, tenant)
     bodies = []
     while True:
         got = stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
@@ -51,8 +57,8 @@ def _drain(stack: LocalStack, tenant: str, wait: int = 0) -> list[dict[str, Any]
 
 
 def _keys(bodies: list[dict[str, Any]]) -> list[str]:
-    # moto URL-encodes keys in notifications (as S3 does): decode before comparing.
-    return [unquote_plus(r["s3"]["object"]["key"]) for b in bodies for r in b.get("Records", [])]
+    """Object keys of EventBridge "Object Created" events (the landing bucket's routing)."""
+    return [b["detail"]["object"]["key"] for b in bodies if b.get("detail-type") == "Object Created"]
 
 
 def test_stack_is_healthy_with_the_probe_dags_unpaused(stack: LocalStack) -> None:
@@ -89,16 +95,16 @@ def test_a_triggered_run_succeeds_with_its_conf(stack: LocalStack) -> None:
     assert [t["state"] for t in stack.api.task_instances("probe_plain", run["dag_run_id"])] == ["success"]
 
 
-def test_an_upload_notifies_only_that_tenants_queue(stack: LocalStack) -> None:
-    for tenant in ("acme", "initech"):
-        _drain(stack, tenant)  # the s3:TestEvent S3 sends when the notification is configured
+def test_standard_tenants_share_a_queue_and_a_dedicated_tenant_has_its_own(stack: LocalStack) -> None:
+    assert stack.dedicated == [WATCHED]
+    assert _queue(stack, "acme") == _queue(stack, "initech") != _queue(stack, WATCHED)
+    assert stack.env["AIRLOCK_DEDICATED_TENANTS"] == WATCHED
     key = "acme/orders/batch-1/orders 2026.csv"
     stack.s3.put_object(Bucket=LANDING, Key=key, Body=b"id\n1\n")
     assert _keys(_drain(stack, "acme", wait=2)) == [key]
-    assert _drain(stack, "initech", wait=1) == []
 
 
-def test_the_sqs_watcher_accepts_the_local_queue_url(stack: LocalStack) -> None:
+def test_the_kits_watcher_triggers_a_run_from_a_dedicated_queue(stack: LocalStack) -> None:
     before = {r["dag_run_id"] for r in stack.api.dag_runs("probe_watcher")}
     sent = time.monotonic()
     stack.s3.put_object(Bucket=LANDING, Key=f"{WATCHED}/orders/batch-7/orders.csv", Body=b"id\n1\n")
@@ -134,7 +140,7 @@ def test_folder_landing_zone_needs_no_aws_endpoint(tmp_path: Path, probe_dags: P
         tmp_path, TENANTS, port=free_port(), landing="folder", dags_folder=probe_dags, wait_dags=["probe_plain"]
     ) as stack:
         assert stack.endpoint_url is None and stack.s3 is None
-        assert "AIRLOCK_QUEUE_URL_TEMPLATE" not in stack.env
+        assert "AIRLOCK_SHARED_QUEUE_URL" not in stack.env and "AIRLOCK_QUEUE_URL_TEMPLATE" not in stack.env
         assert Path(stack.env["AIRLOCK_LANDING_URL"]).is_dir()
         assert "moto" not in {m.name for m in stack.supervisor.processes}
         assert {d["dag_id"] for d in stack.api.dags()} == {"probe_plain"}  # no queue: no watcher DAG

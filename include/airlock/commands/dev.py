@@ -21,8 +21,13 @@ what it starts (each in its own process group, logs under STATE_DIR/logs/):
   moto          local AWS endpoint on 127.0.0.1:<free port> (skipped with --landing folder)
   api-server    Airflow UI and REST API on http://localhost:PORT (no login: local only)
   scheduler, dag-processor, triggerer
-The landing zone gets buckets airlock-ENV-{landing,raw,quarantine}, one SQS queue (+ DLQ) per
-tenant and one S3 notification per tenant prefix, as in docs/contracts.md.
+The landing zone gets buckets airlock-ENV-{landing,raw,quarantine}, the shared SQS queue (+ DLQ) of
+the standard tier, one queue (+ DLQ) per dedicated tenant, and EventBridge rules routing each upload
+to its queue, as in docs/contracts.md.
+
+onboarding while it runs (without --tenants): a new include/tenants/<id>.yaml is picked up within
+seconds. A standard tenant needs nothing new (its uploads go to the shared queue); a dedicated one
+gets its queue and rule, and the DAG processor restarts to add its watcher.
 
 Ctrl-C (or SIGTERM) stops everything: SIGINT, then SIGTERM, then SIGKILL per process group, and
 checks that no process survives. A run killed with SIGKILL is cleaned up by the next start.
@@ -104,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     state_dir = (args.state_dir or _default_state_dir()).resolve()
     tenants = _tenants(args.tenants)
+    follow = args.tenants is None  # an explicit --tenants list is the set the developer wants
     stack = LocalStack(
         state_dir,
         tenants,
@@ -116,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with stack:
-            _serve(stack, state_dir, tenants)
+            _serve(stack, state_dir, tenants, follow=follow)
     except (KeyboardInterrupt, StopRequested):
         pass  # the normal way to end: the stack has stopped and printed what it stopped
     report = stack.stop_report
@@ -126,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(stack: LocalStack, state_dir: Path, tenants: list[str]) -> None:
-    """Print where everything is, then watch: die loudly with a component, report import errors."""
+def _serve(stack: LocalStack, state_dir: Path, tenants: list[str], *, follow: bool = False) -> None:
+    """Print where everything is, then watch: die loudly with a component, report import errors,
+    and (with `follow`) pick up tenant files added while running."""
     env_file = state_dir / "env.sh"
     _write_env_file(env_file, stack.env)
     print()
@@ -150,10 +157,60 @@ def _serve(stack: LocalStack, state_dir: Path, tenants: list[str]) -> None:
         )
     print("\n  Ctrl-C stops everything.\n", flush=True)
     reported: set[tuple[str, str]] = set()
+    registry = _RegistryFollower(load_settings().tenants_dir, tenants) if follow else None
     while True:
         stack.supervisor.check_alive()  # a component that dies takes the stack down, loudly
         reported = _report_import_errors(stack, reported)
+        if registry is not None and registry.changed():
+            _onboard(stack, state_dir, registry.tenants)
         time.sleep(2)
+
+
+class _RegistryFollower:
+    """The tenants folder as `airlock dev` last saw it: file names and modification times, nothing parsed."""
+
+    def __init__(self, folder: Path, tenants: list[str]) -> None:
+        self.folder = folder
+        self.tenants = tenants
+        self._seen = self._scan()
+        self._warned: set[str] = set()
+
+    def _scan(self) -> dict[str, float]:
+        try:
+            return {p.name: p.stat().st_mtime for p in self.folder.iterdir() if p.is_file()}
+        except OSError:
+            return {}
+
+    def changed(self) -> bool:
+        now = self._scan()
+        if now == self._seen:
+            return False
+        self._seen = now
+        for name in sorted(n for n in now if n.endswith(".yml") and n not in self._warned):
+            self._warned.add(name)
+            print(f"[devstack] ignoring {self.folder / name}: tenant files end in .yaml. Rename it.", flush=True)
+        self.tenants = tenant_ids(self.folder)
+        return True
+
+
+def _onboard(stack: LocalStack, state_dir: Path, tenants: list[str]) -> None:
+    """Wire what a changed tenants folder needs, and say what happened."""
+    before = set(stack.tenant_ids)
+    done = stack.rewire(tenants)
+    for tenant in done.added:
+        tier = (
+            "dedicated: its own queue and rule are wired"
+            if tenant in stack.dedicated
+            else ("standard: its uploads go to the shared queue, nothing to wire")
+        )
+        print(f"[devstack] new tenant {tenant} ({tier})", flush=True)
+    for tenant in sorted(before - set(stack.tenant_ids)):
+        print(f"[devstack] tenant {tenant} is gone from the registry", flush=True)
+    if done.dedicated_gained or done.dedicated_lost:
+        moved = ", ".join([*(f"+{t}" for t in done.dedicated_gained), *(f"-{t}" for t in done.dedicated_lost)])
+        note = "the DAG processor restarted to update the router's watchers" if done.restarted else ""
+        print(f"[devstack] dedicated queues changed ({moved}); {note}", flush=True)
+        _write_env_file(state_dir / "env.sh", stack.env)
 
 
 def _report_import_errors(stack: LocalStack, reported: set[tuple[str, str]]) -> set[tuple[str, str]]:

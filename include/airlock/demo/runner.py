@@ -23,6 +23,7 @@ from airlock.demo.scenario import DemoBatch, DemoFile, Scenario, build_scenario
 from airlock.devstack.processes import load_patience
 from airlock.devstack.stack import LocalStack
 from airlock.errors import AirlockError
+from airlock.settings import load_settings, project_home
 from airlock.snapshot import DONE_MARKER, MANIFEST, SNAPSHOT_MARKER
 from airlock.storage import S3Storage, read_json
 from airlock.tables import format_table
@@ -83,7 +84,7 @@ class DemoRun:
 
     def _send_duplicate_notification(self, file: DemoFile) -> None:
         tenant = file.key.split("/")[0]
-        queue = self.stack.env["AIRLOCK_QUEUE_URL_TEMPLATE"].format(tenant=tenant)
+        queue = load_settings({**self.stack.env, "AIRLOCK_HOME": str(project_home())}).queue_url(tenant)
         record = {
             "eventName": "ObjectCreated:Put",
             "s3": {"bucket": {"name": self.landing_bucket}, "object": {"key": quote(file.key)}},

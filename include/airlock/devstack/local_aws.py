@@ -1,8 +1,9 @@
-"""A local AWS endpoint (moto server) wired like the real landing zone: buckets, queues, notifications.
+"""A local AWS endpoint (moto server) wired like the real landing zone: buckets, queues, event routing.
 
-The wiring mirrors infra/terraform's landing_zone and queues modules (names from docs/contracts.md),
-so the DAGs see the same events locally as in AWS: one S3 notification on the landing bucket, one
-queue configuration per tenant prefix, one queue (with a DLQ) per tenant.
+The wiring mirrors infra/terraform's landing_zone and tenant modules (names from docs/contracts.md),
+so the DAGs see the same events locally as in AWS: the landing bucket sends its events to
+EventBridge, one rule feeds the shared queue of the standard tier, one rule per dedicated tenant
+feeds that tenant's own queue; every queue has a DLQ.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import boto3
 import httpx
 
 from airlock.devstack.processes import ProcessError, Supervisor, python, tail
+from airlock.triggers.routing import dedicated_pattern, shared_pattern
 
 REGION = "us-east-1"
 """us-east-1 needs no LocationConstraint; the region only has to agree between S3, SQS and Airflow."""
@@ -25,7 +27,9 @@ REGION = "us-east-1"
 ACCESS_KEY = "testing"  # moto accepts any credentials; these never leave the machine
 SECRET_KEY = "testing"  # noqa: S105 - a dummy for the local endpoint
 MAX_RECEIVE_COUNT = 5
-"""Receives before a message moves to the DLQ: a filtered or poisoned message must not cycle forever."""
+"""Receives before a message that cannot be parsed moves to the DLQ (Terraform: max_receive_count)."""
+VISIBILITY_TIMEOUT = 60
+"""Seconds a received message stays hidden: after a triggerer crash, SQS redelivers within this time."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -85,97 +89,115 @@ def bucket_names(env_name: str) -> dict[str, str]:
 
 
 def queue_name(env_name: str, tenant_id: str) -> str:
+    """A dedicated tenant's queue (docs/contracts.md); its DLQ adds `-dlq`."""
     return f"airlock-{env_name}-{tenant_id}-landing"
 
 
-def _queue_policy(queue_arn: str, bucket: str) -> str:
-    """Least privilege, as in Terraform: only S3, only SendMessage, only from our landing bucket."""
+def shared_queue_name(env_name: str) -> str:
+    """The standard tier's queue. Tenant ids have no '-', so no tenant's queue can take this name."""
+    return f"airlock-{env_name}-shared-landing"
+
+
+def rule_name(env_name: str, tenant_id: str | None = None) -> str:
+    """EventBridge rule routing landing events to the shared queue (no tenant) or a dedicated tenant's."""
+    return f"airlock-{env_name}-landing-{tenant_id or 'shared'}"
+
+
+def _queue_policy(queue_arn: str, rule_arn: str) -> str:
+    """Least privilege, as in Terraform: only EventBridge, only SendMessage, only from our own rule."""
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
                 {
-                    "Sid": "LandingBucketNotifies",
+                    "Sid": "LandingRuleOnly",
                     "Effect": "Allow",
-                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Principal": {"Service": "events.amazonaws.com"},
                     "Action": "sqs:SendMessage",
                     "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
                 }
             ],
         }
     )
 
 
-def wire_landing_zone(
-    endpoint_url: str, env_name: str, tenant_ids: Iterable[str], *, region: str = REGION
-) -> dict[str, str]:
-    """Create buckets, per-tenant queues with DLQs and policies, and the landing bucket's notification.
+def _queue_with_dlq(sqs: Any, name: str) -> tuple[str, str]:
+    """Create (idempotently) a queue and its DLQ with the redrive policy; return the queue's URL and ARN."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": str(VISIBILITY_TIMEOUT)}
+    )
+    return url, arn
 
-    Idempotent (create calls on existing resources are no-ops in moto), so it can re-run against a
-    live endpoint after adding a tenant. Returns the environment that points airlock and Airflow at
-    the endpoint: AIRLOCK_* roots and queue template, AWS credentials, AIRFLOW_CONN_AWS_DEFAULT.
+
+def _route(events: Any, sqs: Any, name: str, pattern: dict[str, Any], queue_url: str, queue_arn: str) -> None:
+    """One EventBridge rule with the queue as its only target; the queue accepts only that rule."""
+    rule_arn = events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")["RuleArn"]
+    events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": _queue_policy(queue_arn, rule_arn)})
+
+
+def wire_landing_zone(
+    endpoint_url: str,
+    env_name: str,
+    tenant_ids: Iterable[str],
+    *,
+    dedicated: Iterable[str] = (),
+    region: str = REGION,
+) -> dict[str, str]:
+    """Create buckets, the shared queue, each dedicated tenant's queue, and the EventBridge routing.
+
+    As in Terraform (landing_zone and tenant modules): the landing bucket sends its events to
+    EventBridge; one rule sends every tenant's uploads except the dedicated tenants' to the shared
+    queue, and one rule per dedicated tenant sends its prefix to its own queue. A standard tenant
+    therefore needs nothing here: `tenant_ids` only matter for which of them are dedicated.
+
+    Idempotent: re-run it against a live endpoint after adding a tenant (`airlock dev` does); rules
+    of tenants no longer dedicated are removed. Returns the environment that points airlock and
+    Airflow at the endpoint: AIRLOCK_* roots and queues, AWS credentials, AIRFLOW_CONN_AWS_DEFAULT.
     """
-    tenants = sorted(set(tenant_ids))
+    dedicated_ids = sorted(set(dedicated) & set(tenant_ids))
     s3 = client("s3", endpoint_url, region)
     sqs = client("sqs", endpoint_url, region)
+    events = client("events", endpoint_url, region)
     buckets = bucket_names(env_name)
     for bucket in buckets.values():
         s3.create_bucket(Bucket=bucket)
     landing = buckets["landing"]
+    # One notification configuration per bucket: everything goes to EventBridge, the rules route it.
+    s3.put_bucket_notification_configuration(Bucket=landing, NotificationConfiguration={"EventBridgeConfiguration": {}})
 
-    queue_configs = []
-    queue_urls: dict[str, str] = {}
-    for tenant in tenants:
-        name = queue_name(env_name, tenant)
-        dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sqs.set_queue_attributes(
-            QueueUrl=url,
-            Attributes={
-                "Policy": _queue_policy(arn, landing),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
-                ),
-            },
-        )
-        queue_urls[tenant] = url
-        queue_configs.append(
-            {
-                "Id": f"{tenant}-landing",
-                "QueueArn": arn,
-                "Events": ["s3:ObjectCreated:*"],
-                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": f"{tenant}/"}]}},
-            }
-        )
-    # One notification configuration per bucket (a second put replaces the first): all tenants at once.
-    s3.put_bucket_notification_configuration(
-        Bucket=landing, NotificationConfiguration={"QueueConfigurations": queue_configs}
-    )
-    return aws_env(endpoint_url, env_name, queue_urls, region=region)
+    shared_url, shared_arn = _queue_with_dlq(sqs, shared_queue_name(env_name))
+    _route(events, sqs, rule_name(env_name), shared_pattern(landing, dedicated_ids), shared_url, shared_arn)
+    for tenant in dedicated_ids:
+        url, arn = _queue_with_dlq(sqs, queue_name(env_name, tenant))
+        _route(events, sqs, rule_name(env_name, tenant), dedicated_pattern(landing, tenant), url, arn)
+    wanted = {rule_name(env_name)} | {rule_name(env_name, t) for t in dedicated_ids}
+    for rule in events.list_rules(NamePrefix=f"airlock-{env_name}-landing-").get("Rules", []):
+        if rule["Name"] not in wanted:  # a tenant that left the dedicated tier: its uploads go to the shared queue
+            events.remove_targets(Rule=rule["Name"], Ids=["queue"])
+            events.delete_rule(Name=rule["Name"])
+    return aws_env(endpoint_url, env_name, shared_url, dedicated_ids, region=region)
 
 
-def queue_url_template(queue_urls: dict[str, str], env_name: str) -> str:
-    """`{tenant}` template from real queue URLs (as the endpoint returns them: host, port, account)."""
-    if not queue_urls:
-        return ""
-    tenant, url = next(iter(queue_urls.items()))
-    template = url.replace(queue_name(env_name, tenant), queue_name(env_name, "{tenant}"))
-    for tenant, url in queue_urls.items():
-        if template.format(tenant=tenant) != url:
-            raise ProcessError(f"queue URL {url} does not follow the template {template}")
-    return template
-
-
-def aws_env(endpoint_url: str, env_name: str, queue_urls: dict[str, str], *, region: str = REGION) -> dict[str, str]:
+def aws_env(
+    endpoint_url: str,
+    env_name: str,
+    shared_queue_url: str | None = None,
+    dedicated: Iterable[str] = (),
+    *,
+    region: str = REGION,
+) -> dict[str, str]:
     """The environment for the local endpoint: AIRLOCK_* settings, AWS credentials, Airflow connection.
 
-    AIRFLOW_CONN_AWS_DEFAULT carries endpoint_url and region_name in its extra: the SQS watcher
-    (aiobotocore) and S3 hooks read them from there; the watcher is given the queue URL as moto
-    returns it, which `MessageQueueTrigger(scheme="sqs", sqs_queue=...)` accepts (only the
-    deprecated `queue=` form insists on an amazonaws.com URL).
+    AIRFLOW_CONN_AWS_DEFAULT carries endpoint_url and region_name in its extra: the queue watchers
+    (aiobotocore) and S3 hooks read them from there. Queue URLs are as moto returns them; the
+    dedicated tier's template is derived from the shared queue's URL (same endpoint and account).
     """
     buckets = bucket_names(env_name)
     connection = {
@@ -196,6 +218,10 @@ def aws_env(endpoint_url: str, env_name: str, queue_urls: dict[str, str], *, reg
         "AWS_ENDPOINT_URL": endpoint_url,  # boto3 >= 1.28 honours it: plain boto3 code hits moto too
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
     }
-    if template := queue_url_template(queue_urls, env_name):
-        env["AIRLOCK_QUEUE_URL_TEMPLATE"] = template
+    if shared_queue_url:
+        env["AIRLOCK_SHARED_QUEUE_URL"] = shared_queue_url
+        env["AIRLOCK_QUEUE_URL_TEMPLATE"] = shared_queue_url.replace(
+            shared_queue_name(env_name), queue_name(env_name, "{tenant}")
+        )
+        env["AIRLOCK_DEDICATED_TENANTS"] = ",".join(sorted(dedicated))
     return env

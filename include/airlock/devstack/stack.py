@@ -8,19 +8,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 import psutil
+import yaml
 
 from airlock.devstack.airflow_api import AirflowApi
 from airlock.devstack.airflow_stack import AirflowStack
 from airlock.devstack.local_aws import aws_env, client, port_in_use, start_moto, wire_landing_zone
-from airlock.devstack.processes import ProcessError, StopReport, Supervisor, reap_stale, stack_memory
+from airlock.devstack.processes import (
+    ProcessError,
+    StopReport,
+    Supervisor,
+    reap_stale,
+    stack_memory,
+    terminate_trees,
+)
 from airlock.devstack.relay import start_relay
+from airlock.settings import load_settings
 
 Landing = Literal["s3", "folder"]
+
+
+@dataclass(frozen=True)
+class Rewired:
+    """What `LocalStack.rewire` changed."""
+
+    added: list[str]
+    dedicated_gained: list[str]
+    dedicated_lost: list[str]
+    restarted: bool
 
 
 class LocalStack:
@@ -33,6 +53,9 @@ class LocalStack:
     fails the start with its traceback, unless ``fail_on_import_errors=False``, as for `airlock dev`,
     where the developer wants the stack up to fix the DAG). Leaving the block
     (also by exception, Ctrl-C or SIGTERM) stops everything; `stop_report` then says what stopped.
+
+    ``dedicated`` names the tenants with queues of their own (default: those whose registry file says
+    `isolation_tier: dedicated`); every other tenant's events go to the shared queue.
 
     ``provision`` replaces the built-in wiring of buckets and queues: it is called with the local
     endpoint's URL and returns the AIRLOCK_* environment, as `airlock.infra.apply_local` does by
@@ -67,6 +90,7 @@ class LocalStack:
         healthy_timeout: float = 180.0,
         fail_on_import_errors: bool = True,
         provision: Callable[[str], Mapping[str, str]] | None = None,
+        dedicated: Iterable[str] | None = None,
         log: Callable[[str], None] = print,
         schedulers: int = 1,
         triggerers: int = 1,
@@ -87,6 +111,7 @@ class LocalStack:
         self.healthy_timeout = healthy_timeout
         self.fail_on_import_errors = fail_on_import_errors
         self.provision = provision
+        self.dedicated = sorted(set(dedicated)) if dedicated is not None else dedicated_tenants(self.tenant_ids)
         self._log = log
         self.schedulers, self.triggerers = schedulers, triggerers
         self.aws_relay = aws_relay
@@ -123,6 +148,42 @@ class LocalStack:
     def uss_bytes(self) -> int:
         """Sum of the stack's unique memory: a fairer figure for 'what the stack costs'."""
         return stack_memory(self.processes(), unique=True)
+
+    def rewire(self, tenant_ids: Iterable[str]) -> Rewired:
+        """Onboard tenants while the stack runs: wire the endpoint for `tenant_ids` as at start.
+
+        A standard tenant needs nothing (the shared queue's rule already covers its prefix). A change
+        in the dedicated tier (a new dedicated tenant, or one moved between tiers) gets its queue and
+        rule, and the DAG processor restarts with the new AIRLOCK_DEDICATED_TENANTS so that the router
+        gains (or drops) that queue's watcher, as a settings deploy does on Astro or MWAA.
+        """
+        ids = sorted(set(tenant_ids))
+        dedicated = dedicated_tenants(ids)
+        added = sorted(set(ids) - set(self.tenant_ids))
+        if self.endpoint_url is None or self.provision is not None:
+            self.tenant_ids = ids  # a folder landing zone, or wiring owned by Terraform: nothing to do here
+            return Rewired(added, [], [], restarted=False)
+        env = wire_landing_zone(self.endpoint_url, self.env_name, ids, dedicated=dedicated)
+        if self.relay_url:  # as at start: the stack reaches moto through its relay
+            env = {k: v.replace(self.endpoint_url, self.relay_url) for k, v in env.items()}
+        gained, lost = sorted(set(dedicated) - set(self.dedicated)), sorted(set(self.dedicated) - set(dedicated))
+        self.tenant_ids, self.dedicated = ids, dedicated
+        self.env.update(env)
+        restarted = False
+        if (gained or lost) and self.airflow is not None:
+            self.airflow.env.update(env)  # the env the supervisor restarts the DAG processor with
+            self._restart("dag-processor")
+            restarted = True
+        return Rewired(added, gained, lost, restarted)
+
+    def _restart(self, name: str) -> None:
+        managed = next(p for p in self.supervisor.processes if p.name == name)
+        root = psutil.Process(managed.pid)
+        tree = [root, *root.children(recursive=True)]
+        report = terminate_trees({name: tree}, popens=[managed.popen], log=self._log)
+        if report.survivors:
+            raise ProcessError(f"{name} did not stop for its restart: {report.survivors}")
+        self.supervisor.restart(name)
 
     def stop(self) -> StopReport:
         """Stop everything now (idempotent; leaving the `with` block does the same)."""
@@ -173,16 +234,21 @@ class LocalStack:
             self.endpoint_url = start_moto(self.supervisor)
             t = self._phase("moto", t)
             if self.provision is None:
-                self.env = wire_landing_zone(self.endpoint_url, self.env_name, self.tenant_ids)
+                self.env = wire_landing_zone(
+                    self.endpoint_url, self.env_name, self.tenant_ids, dedicated=self.dedicated
+                )
             else:  # e.g. Terraform's envs/local (airlock.infra.apply_local): the production wiring
-                self.env = {**aws_env(self.endpoint_url, self.env_name, {}), **self.provision(self.endpoint_url)}
+                self.env = {**aws_env(self.endpoint_url, self.env_name), **self.provision(self.endpoint_url)}
             if self.aws_relay:  # the stack talks to moto through a relay a fault test can stop (devstack.relay)
                 self.relay_url = start_relay(self.supervisor, self.endpoint_url)
                 self.env = {k: v.replace(self.endpoint_url, self.relay_url) for k, v in self.env.items()}
             self.s3 = client("s3", self.endpoint_url)
             self.sqs = client("sqs", self.endpoint_url)
             t = self._phase("wiring", t)
-            self._log(f"[devstack] landing zone wired for {len(self.tenant_ids)} tenant(s)")
+            self._log(
+                f"[devstack] landing zone wired: {len(self.tenant_ids)} tenant(s), the shared queue and "
+                f"{len(self.dedicated)} dedicated queue(s) {self.dedicated or ''}"
+            )
         else:
             self.env = self._folder_env()
         self.env.update(self.extra_env)
@@ -226,3 +292,21 @@ class LocalStack:
             "AIRLOCK_RAW_URL": str(roots["raw"]),
             "AIRLOCK_QUARANTINE_URL": str(roots["quarantine"]),
         }
+
+
+def dedicated_tenants(tenant_ids: Iterable[str], tenants_dir: Path | None = None) -> list[str]:
+    """The tenants whose registry file says `isolation_tier: dedicated`.
+
+    Tolerant on purpose: a tenant file that does not parse is that tenant's problem (the router reports
+    it); the stack still comes up, with the tenant on the shared queue.
+    """
+    folder = tenants_dir or load_settings().tenants_dir
+    found = []
+    for tenant in tenant_ids:
+        try:
+            doc = yaml.safe_load((folder / f"{tenant}.yaml").read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            continue
+        if isinstance(doc, dict) and doc.get("isolation_tier") == "dedicated":
+            found.append(tenant)
+    return sorted(found)
