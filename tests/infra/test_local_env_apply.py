@@ -96,14 +96,32 @@ def test_dag_settings_come_from_real_outputs(stack: Stack) -> None:
     s3, sqs = stack.client("s3"), stack.client("sqs")
     for url in (settings.landing_url, settings.raw_url, settings.quarantine_url):
         s3.head_bucket(Bucket=url.removeprefix("s3://"))
-    # Every registered tenant's queue, as the DAGs compute it, is a real queue on the endpoint.
+    # Every queue the router watches, as the DAGs compute it, is a real queue on the endpoint: the
+    # shared one, and one per dedicated tenant of the registry.
     assert set(stack.kit["tenants"]) == set(registry.tenants)
+    dedicated = sorted(t.tenant_id for t in registry.tenants.values() if t.isolation_tier == "dedicated")
+    assert dedicated and list(settings.dedicated_tenants) == dedicated
+    assert list(settings.watched_queues()) == ["sqs_shared", *(f"sqs_{t}" for t in dedicated)]
     for tenant_id in registry.tenants:
         url = settings.queue_url(tenant_id)
         assert url is not None
-        assert url.rsplit("/", 2)[-2:] == stack.kit["tenants"][tenant_id]["queue_url"].rsplit("/", 2)[-2:]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        assert arn == stack.kit["tenants"][tenant_id]["queue_arn"]
+        expected = stack.kit["tenants"][tenant_id]["queue_arn"] if tenant_id in dedicated else None
+        assert arn.endswith(f":airlock-local-{tenant_id}-landing" if expected else ":airlock-local-shared-landing")
+        assert expected in (None, arn)
+
+
+def test_the_shared_rule_is_the_pattern_the_local_wiring_uses(stack: Stack) -> None:
+    """Terraform and airlock.devstack.local_aws route with the same EventBridge patterns."""
+    from airlock.triggers.routing import dedicated_pattern, shared_pattern
+
+    events = stack.client("events")
+    dedicated = stack.kit["dedicated_tenants"]
+    rule = events.describe_rule(Name="airlock-local-landing-shared")
+    assert json.loads(rule["EventPattern"]) == shared_pattern("airlock-local-landing", dedicated)
+    for tenant_id in dedicated:
+        rule = events.describe_rule(Name=f"airlock-local-landing-{tenant_id}")
+        assert json.loads(rule["EventPattern"]) == dedicated_pattern("airlock-local-landing", tenant_id)
 
 
 def test_ecs_settings_point_at_real_resources(stack: Stack) -> None:
@@ -130,35 +148,41 @@ def test_ecs_settings_point_at_real_resources(stack: Stack) -> None:
 
 
 def _drain(sqs: Any, url: str) -> list[str]:
-    """Object keys notified on a queue (test events skipped; moto URL-encodes keys)."""
+    """Object keys of the "Object Created" events on a queue (deleted once read)."""
     keys: list[str] = []
     for _ in range(3):
         for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
             body = json.loads(msg["Body"])
-            keys += [urllib.parse.unquote(r["s3"]["object"]["key"]) for r in body.get("Records", [])]
+            if body.get("detail-type") == "Object Created":
+                keys.append(body["detail"]["object"]["key"])
             sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
     return keys
 
 
-def test_upload_is_encrypted_with_its_tenant_key_and_notifies_only_its_queue(stack: Stack) -> None:
+def test_uploads_are_encrypted_with_their_tenant_key_and_reach_their_tiers_queue(stack: Stack) -> None:
     s3, sqs = stack.client("s3"), stack.client("sqs")
     tenants = stack.kit["tenants"]
-    for t in tenants.values():  # the s3:TestEvent each queue got when the notification was written
-        _drain(sqs, t["queue_url"])
-    bucket, key = "airlock-local-landing", f"{A}/orders/20260101/orders.csv"
-    s3.put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=b"order_id,customer_id,ordered_at,amount\n1,c1,2026-01-01,9.50\n",
-        ServerSideEncryption="aws:kms",
-        SSEKMSKeyId=tenants[A]["kms_key_arn"],
-    )
-    head = s3.head_object(Bucket=bucket, Key=key)
-    assert head["ServerSideEncryption"] == "aws:kms"
-    assert head["SSEKMSKeyId"] == tenants[A]["kms_key_arn"]
-    notified = {tenant_id: _drain(sqs, t["queue_url"]) for tenant_id, t in tenants.items()}
-    assert notified[A] == [key]
-    assert all(keys == [] for tenant_id, keys in notified.items() if tenant_id != A), notified
+    settings = load_settings({**stack.env, "AIRLOCK_HOME": str(project_home())})
+    queues = settings.watched_queues()
+    for url in queues.values():
+        _drain(sqs, url)
+    assert B in settings.dedicated_tenants and A not in settings.dedicated_tenants
+    bucket = "airlock-local-landing"
+    uploads = {A: f"{A}/orders/20260101/orders.csv", B: f"{B}/orders/20260101/orders.csv"}
+    for tenant_id, key in uploads.items():
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=b"order_id,customer_id,ordered_at,amount\n1,c1,2026-01-01,9.50\n",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=tenants[tenant_id]["kms_key_arn"],
+        )
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] == tenants[tenant_id]["kms_key_arn"]
+    notified = {name: _drain(sqs, url) for name, url in queues.items()}
+    # The standard tenant's upload on the shared queue only; the dedicated tenant's on its own only.
+    assert notified == {"sqs_shared": [uploads[A]], f"sqs_{B}": [uploads[B]]}
 
 
 def _reset_auth(endpoint: str, count: str) -> None:

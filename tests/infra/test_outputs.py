@@ -20,7 +20,9 @@ KIT = {
     "landing_url": "s3://airlock-prod-landing",
     "raw_url": "s3://airlock-prod-raw",
     "quarantine_url": "s3://airlock-prod-quarantine",
+    "shared_queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/airlock-prod-shared-landing",
     "queue_url_template": "https://sqs.eu-west-1.amazonaws.com/123456789012/airlock-prod-{tenant}-landing",
+    "dedicated_tenants": ["globex"],
     "tenants": {},
     "ecs": {
         "cluster_name": "airlock-prod-transforms",
@@ -56,6 +58,11 @@ def test_outputs_map_to_the_contract_settings() -> None:
     assert not any(k.startswith("AIRFLOW_CONN_") for k in env)
     settings = load_settings({**env, "AIRLOCK_HOME": "/srv/airlock"})
     assert settings.queue_url("globex") == KIT["queue_url_template"].format(tenant="globex")
+    assert settings.queue_url("acme") == KIT["shared_queue_url"]
+    assert settings.watched_queues() == {
+        "sqs_shared": KIT["shared_queue_url"],
+        "sqs_globex": KIT["queue_url_template"].format(tenant="globex"),
+    }
     assert settings.execution_target == "aws_ecs"
     isolation = load_isolation_config(settings, env)  # the ECS operator's own reading of the same env
     assert (isolation.ecs_cluster, isolation.ecs_task_definition, isolation.ecs_container) == (

@@ -78,8 +78,11 @@ def outputs_to_env(
         "AIRLOCK_AWS_CONN_ID": aws_conn_id,
         "AIRLOCK_AWS_REGION": kit["region"],
     }
+    if kit.get("shared_queue_url"):  # the standard tier's queue; dedicated tenants have their own
+        env["AIRLOCK_SHARED_QUEUE_URL"] = kit["shared_queue_url"]
     if kit.get("queue_url_template"):
         env["AIRLOCK_QUEUE_URL_TEMPLATE"] = kit["queue_url_template"]
+        env["AIRLOCK_DEDICATED_TENANTS"] = ",".join(kit.get("dedicated_tenants") or [])
     if ecs := kit.get("ecs"):
         env.update(
             {

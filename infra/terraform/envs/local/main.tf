@@ -18,6 +18,7 @@ module "tenant" {
 
   name_prefix              = local.name_prefix
   tenant_id                = each.key
+  isolation_tier           = each.value.isolation_tier
   landing_bucket_arn       = module.landing_zone.bucket_arns.landing
   raw_bucket_arn           = module.landing_zone.bucket_arns.raw
   storage_kms_key_arn      = module.landing_zone.storage_kms_key_arn
@@ -31,18 +32,14 @@ module "landing_zone" {
   force_destroy            = true
   kms_deletion_window_days = 7
   # moto accepts but does not return EventBridgeConfiguration: every plan would show a diff.
-  eventbridge_notifications = false
+  eventbridge_notifications   = false
+  eventbridge_config_readable = false
   # moto applies a bucket policy's Deny statements but ignores their conditions, so the TLS-only
   # and SSE-KMS denies would refuse every object write. tests/infra evaluates the same documents
   # (output bucket_policies) with a real IAM evaluator instead.
   attach_data_bucket_policies = false
-  tenants = {
-    for id, t in module.tenant : id => {
-      kms_key_arn     = t.kms_key_arn
-      queue_arn       = t.queue_arn
-      queue_policy_id = t.queue_policy_id
-    }
-  }
+  tenant_kms_keys             = { for id, t in module.tenant : id => t.kms_key_arn }
+  dedicated_tenants           = sort([for id, t in module.tenant : id if t.isolation_tier == "dedicated"])
 }
 
 # A small VPC of its own: ECS tasks need subnets, and the local endpoint's default VPC is not

@@ -4,6 +4,7 @@ module "kit_settings" {
   name_prefix  = local.name_prefix
   region       = var.region
   bucket_names = module.landing_zone.bucket_names
+  shared_queue = module.landing_zone.shared_queue
   tenants = {
     for id, t in module.tenant : id => {
       queue_name          = t.queue_name
@@ -36,9 +37,12 @@ output "aws_endpoint_url" {
   value       = var.endpoint_url
 }
 
-output "notified_prefixes" {
-  description = "Landing prefix => queue ARN as configured on the bucket (one entry per tenant)."
-  value       = module.landing_zone.notified_prefixes
+output "event_routing" {
+  description = "Where landing events go: the shared rule's pattern, and each dedicated tenant's queue URL."
+  value = {
+    shared_pattern = module.landing_zone.shared_event_pattern
+    dedicated      = { for id, t in module.tenant : id => t.queue_url if t.isolation_tier == "dedicated" }
+  }
 }
 
 output "bucket_policies" {

@@ -24,6 +24,17 @@ module "astro" {
   kms_key_arns = local.prod.kms_key_arns
 }
 
+module "event_push" {
+  source = "../../modules/event_push"
+  count  = var.event_push == null ? 0 : 1
+
+  name_prefix          = local.name_prefix
+  landing_bucket_name  = local.prod.bucket_names.landing
+  airflow_api_url      = var.event_push.airflow_api_url
+  landing_asset_id     = var.event_push.landing_asset_id
+  api_token_secret_arn = var.event_push.api_token_secret_arn
+}
+
 module "datadog" {
   source = "../../modules/datadog"
 

@@ -57,3 +57,13 @@ variable "datadog_api_key" {
   sensitive   = true
   default     = null
 }
+
+variable "event_push" {
+  description = "Switch on the push path (modules/event_push): uploads go S3 -> EventBridge -> POST /api/v2/assets/events on the Astro deployment, no polling. Null (default) keeps the queue watchers alone. airflow_api_url: the deployment's API base URL; landing_asset_id: GET /api/v2/assets?name_pattern=landing; api_token_secret_arn: the Secrets Manager secret holding a token scoped to asset events."
+  type = object({
+    airflow_api_url      = string
+    landing_asset_id     = number
+    api_token_secret_arn = string
+  })
+  default = null
+}

@@ -18,6 +18,7 @@ module "tenant" {
 
   name_prefix           = local.name_prefix
   tenant_id             = each.key
+  isolation_tier        = each.value.isolation_tier
   landing_bucket_arn    = module.landing_zone.bucket_arns.landing
   raw_bucket_arn        = module.landing_zone.bucket_arns.raw
   storage_kms_key_arn   = module.landing_zone.storage_kms_key_arn
@@ -29,13 +30,8 @@ module "landing_zone" {
 
   name_prefix        = local.name_prefix
   raw_retention_days = var.raw_retention_days
-  tenants = {
-    for id, t in module.tenant : id => {
-      kms_key_arn     = t.kms_key_arn
-      queue_arn       = t.queue_arn
-      queue_policy_id = t.queue_policy_id
-    }
-  }
+  tenant_kms_keys    = { for id, t in module.tenant : id => t.kms_key_arn }
+  dedicated_tenants  = sort([for id, t in module.tenant : id if t.isolation_tier == "dedicated"])
 }
 
 module "ecs" {
@@ -89,7 +85,7 @@ module "mwaa" {
     quarantine = module.landing_zone.bucket_arns.quarantine
   }
   storage_kms_key_arn = module.landing_zone.storage_kms_key_arn
-  tenant_kms_key_arns = [for t in module.tenant : t.kms_key_arn]
+  tenant_kms_key_arns = concat([for t in module.tenant : t.kms_key_arn], [module.landing_zone.events_kms_key_arn])
   ecs = {
     cluster_arn            = module.ecs.cluster_arn
     task_definition_family = module.ecs.task_definition_family
@@ -105,7 +101,9 @@ module "mwaa" {
       landing_url                = module.kit_settings.settings.landing_url
       raw_url                    = module.kit_settings.settings.raw_url
       quarantine_url             = module.kit_settings.settings.quarantine_url
+      shared_queue_url           = module.kit_settings.settings.shared_queue_url
       queue_url_template         = module.kit_settings.settings.queue_url_template
+      dedicated_tenants          = join(",", module.kit_settings.settings.dedicated_tenants)
       execution_target           = "aws_ecs"
       ecs_cluster                = module.ecs.cluster_name
       ecs_task_definition        = module.ecs.task_definition_family

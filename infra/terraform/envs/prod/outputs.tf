@@ -4,6 +4,7 @@ module "kit_settings" {
   name_prefix  = local.name_prefix
   region       = var.region
   bucket_names = module.landing_zone.bucket_names
+  shared_queue = module.landing_zone.shared_queue
   tenants = {
     for id, t in module.tenant : id => {
       queue_name          = t.queue_name
@@ -42,8 +43,8 @@ output "bucket_names" {
 }
 
 output "kms_key_arns" {
-  description = "Every tenant key plus the storage key: input of envs/prod-saas (Astro workload role)."
-  value       = concat([for t in module.tenant : t.kms_key_arn], [module.landing_zone.storage_kms_key_arn])
+  description = "Every tenant key plus the storage and events keys: input of envs/prod-saas (Astro workload role)."
+  value       = concat([for t in module.tenant : t.kms_key_arn], [module.landing_zone.storage_kms_key_arn, module.landing_zone.events_kms_key_arn])
 }
 
 output "log_group_names" {

@@ -1,8 +1,10 @@
 # The DAGs' AWS permissions, written once and attached to whichever identity runs them (the MWAA
 # execution role, or the role Astro's workload identity assumes), so both targets grant exactly
-# the same thing. Tenant queues are matched by name so onboarding a tenant changes no policy.
+# the same thing. Queues are matched by name so onboarding a tenant changes no policy.
 locals {
+  # <prefix>-shared-landing and every <prefix>-<tenant>-landing (dedicated tier).
   tenant_queues = "arn:${var.partition}:sqs:${var.region}:${var.account_id}:${var.name_prefix}-*-landing"
+  dead_letters  = "arn:${var.partition}:sqs:${var.region}:${var.account_id}:${var.name_prefix}-*-landing-dlq"
   via_services  = ["sqs.${var.region}.amazonaws.com", "s3.${var.region}.amazonaws.com"]
   ecs           = var.ecs == null ? [] : [var.ecs]
 
@@ -28,6 +30,13 @@ locals {
         Effect   = "Allow"
         Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ChangeMessageVisibility"]
         Resource = local.tenant_queues
+      },
+      {
+        # The watcher moves a message it can never parse to the queue's DLQ, with its reason.
+        Sid      = "DeadLetterRejects"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+        Resource = local.dead_letters
       },
       {
         Sid       = "TenantAndStorageKeys"

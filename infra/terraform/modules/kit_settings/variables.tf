@@ -38,8 +38,23 @@ variable "bucket_names" {
   }
 }
 
+variable "shared_queue" {
+  description = "landing_zone output shared_queue (name, url, arn, dlq_arn): the standard tier's queue."
+  type = object({
+    name    = string
+    url     = string
+    arn     = string
+    dlq_arn = string
+  })
+
+  validation {
+    condition     = startswith(var.shared_queue.arn, "arn:")
+    error_message = "shared_queue.arn must be an SQS queue ARN."
+  }
+}
+
 variable "tenants" {
-  description = "Per tenant: queue_name, queue_url, queue_arn, kms_key_arn, upload_role_arn, processing_role_arn (tenant module outputs)."
+  description = "Per tenant: queue_name, queue_url, queue_arn (null for the standard tier), kms_key_arn, upload_role_arn, processing_role_arn (tenant module outputs)."
   type = map(object({
     queue_name          = string
     queue_url           = string

@@ -31,4 +31,41 @@ locals {
       Condition = { Bool = { "aws:SecureTransport" = "false" } }
     }
   }
+
+  # Events: names as in airlock.devstack.local_aws; tenant ids have no '-', so "shared" cannot clash.
+  shared_queue_name  = "${var.name_prefix}-shared-landing"
+  shared_rule_name   = "${var.name_prefix}-landing-shared"
+  dedicated_prefixes = sort([for id in var.dedicated_tenants : "${id}/"])
+  # Same pattern as airlock.triggers.routing.shared_pattern (tests/infra compares them).
+  shared_event_pattern = {
+    source        = ["aws.s3"]
+    "detail-type" = ["Object Created"]
+    detail = merge(
+      { bucket = { name = [local.bucket_names.landing] } },
+      length(local.dedicated_prefixes) > 0 ? { object = { key = [{ "anything-but" = { prefix = local.dedicated_prefixes } }] } } : {},
+    )
+  }
+  shared_rule_arn = "arn:${local.partition}:events:${data.aws_region.current.name}:${local.account_id}:rule/${local.shared_rule_name}"
+  # Only the shared rule may send, to the queue (events) and to its DLQ (events it could not deliver).
+  shared_queue_policies = { for q, arn in { shared = aws_sqs_queue.shared.arn, shared_dlq = aws_sqs_queue.shared_dlq.arn } : q => jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "SharedRuleOnly"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = "sqs:SendMessage"
+        Resource  = arn
+        Condition = { ArnEquals = { "aws:SourceArn" = local.shared_rule_arn } }
+      },
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = { AWS = "*" }
+        Action    = "sqs:*"
+        Resource  = arn
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+    ]
+  }) }
 }

@@ -190,15 +190,15 @@ locals {
         },
       ],
       [
-        # Each prefix only accepts its tenant's key: that key is what the tenant's queue and
-        # crypto-shredding hang on, so another key under the prefix would break isolation.
-        for id, t in var.tenants : {
+        # Each prefix only accepts its tenant's key: crypto-shredding on offboarding (and a dedicated
+        # tenant's queue) hang on it, so another key under the prefix would break isolation.
+        for id, key_arn in var.tenant_kms_keys : {
           Sid       = "DenyForeignKey${replace(title(replace(id, "_", " ")), " ", "")}"
           Effect    = "Deny"
           Principal = { AWS = "*" }
           Action    = "s3:PutObject"
           Resource  = "${aws_s3_bucket.landing.arn}/${id}/*"
-          Condition = { StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = t.kms_key_arn } }
+          Condition = { StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = key_arn } }
         }
       ]
     )
@@ -283,34 +283,145 @@ resource "aws_s3_bucket_logging" "data" {
 
 # ---------------------------------------------------------------------------------------------
 # Notifications: exactly one aws_s3_bucket_notification per bucket (a second one would silently
-# replace the first). Landing notifies each tenant's queue for its own prefix; the others feed
-# EventBridge for audit/ops rules.
+# replace the first). Landing sends every event to EventBridge, where rules route it: the rule
+# below to the shared queue of the standard tier, one rule per dedicated tenant (tenant module) to
+# its own queue. Onboarding a tenant therefore never rewrites the bucket's notification.
 # ---------------------------------------------------------------------------------------------
-
-# Carries the queue-policy ids so the notification can depend on them explicitly: S3 validates
-# the destination when the notification is written and fails if the queue policy is missing.
-resource "terraform_data" "queue_policies" {
-  input = { for id, t in var.tenants : id => t.queue_policy_id }
+resource "aws_s3_bucket_notification" "landing" {
+  count       = var.eventbridge_config_readable ? 1 : 0
+  bucket      = aws_s3_bucket.landing.id
+  eventbridge = true
 }
 
-resource "aws_s3_bucket_notification" "landing" {
-  bucket = aws_s3_bucket.landing.id
+# The same notification, for endpoints that store EventBridgeConfiguration but never return it
+# (moto): without ignore_changes every plan would switch it on again. Only `eventbridge` is set, so
+# no later update can write back a stale value.
+resource "aws_s3_bucket_notification" "landing_unreadable" {
+  count       = var.eventbridge_config_readable ? 0 : 1
+  bucket      = aws_s3_bucket.landing.id
+  eventbridge = true
 
-  dynamic "queue" {
-    for_each = var.tenants
-    content {
-      id            = "${queue.key}-landing"
-      queue_arn     = queue.value.queue_arn
-      events        = ["s3:ObjectCreated:*"]
-      filter_prefix = "${queue.key}/"
-    }
+  lifecycle {
+    ignore_changes = [eventbridge]
   }
-
-  depends_on = [terraform_data.queue_policies]
 }
 
 resource "aws_s3_bucket_notification" "eventbridge" {
   for_each    = var.eventbridge_notifications ? { raw = aws_s3_bucket.raw, quarantine = aws_s3_bucket.quarantine, access_logs = aws_s3_bucket.access_logs } : {}
   bucket      = each.value.id
   eventbridge = true
+}
+
+# ---------------------------------------------------------------------------------------------
+# The standard tier's shared notification queue (+ DLQ), on its own key, fed by one rule: every
+# upload to landing except under a dedicated tenant's prefix.
+# ---------------------------------------------------------------------------------------------
+resource "aws_kms_key" "events" {
+  description             = "${var.name_prefix}: shared landing-notification queue (standard tier)"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersViaIAM"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        # EventBridge encrypts what it delivers to the shared queue (and its DLQ).
+        Sid       = "EventBridgeToEncryptedQueue"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+      {
+        # SQS re-encrypts messages moved to the DLQ by the redrive policy.
+        Sid       = "SqsUsesKeyForQueues"
+        Effect    = "Allow"
+        Principal = { Service = "sqs.amazonaws.com" }
+        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+    ]
+  })
+  tags = var.tags
+}
+
+resource "aws_kms_alias" "events" {
+  name          = "alias/${var.name_prefix}-events"
+  target_key_id = aws_kms_key.events.key_id
+}
+
+resource "aws_sqs_queue" "shared_dlq" {
+  name                              = "${local.shared_queue_name}-dlq"
+  kms_master_key_id                 = aws_kms_key.events.arn
+  kms_data_key_reuse_period_seconds = 300
+  message_retention_seconds         = 1209600
+  tags                              = var.tags
+}
+
+resource "aws_sqs_queue" "shared" {
+  name                              = local.shared_queue_name
+  kms_master_key_id                 = aws_kms_key.events.arn
+  kms_data_key_reuse_period_seconds = 300
+  message_retention_seconds         = var.message_retention_seconds
+  # What the watcher asks for on every receive (AIRLOCK_WATCHER_VISIBILITY_TIMEOUT): after a
+  # triggerer crash, SQS redelivers within this time.
+  visibility_timeout_seconds = 60
+  tags                       = var.tags
+
+  lifecycle {
+    ignore_changes = [redrive_policy] # owned by aws_sqs_queue_redrive_policy.shared
+  }
+}
+
+resource "aws_sqs_queue_redrive_policy" "shared" {
+  queue_url = aws_sqs_queue.shared.id
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.shared_dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+}
+
+resource "aws_sqs_queue_policy" "shared" {
+  queue_url = aws_sqs_queue.shared.id
+  policy    = local.shared_queue_policies.shared
+  # Two writers of one queue's attributes: one at a time (see the tenant module).
+  depends_on = [aws_sqs_queue_redrive_policy.shared]
+}
+
+resource "aws_sqs_queue_policy" "shared_dlq" {
+  queue_url = aws_sqs_queue.shared_dlq.id
+  policy    = local.shared_queue_policies.shared_dlq
+}
+
+resource "aws_cloudwatch_event_rule" "shared" {
+  name          = local.shared_rule_name
+  description   = "Uploads to ${local.bucket_names.landing}, except dedicated tenants' prefixes, to ${local.shared_queue_name}"
+  event_pattern = jsonencode(local.shared_event_pattern)
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "shared" {
+  rule      = aws_cloudwatch_event_rule.shared.name
+  target_id = "queue"
+  arn       = aws_sqs_queue.shared.arn
+
+  # An event EventBridge cannot deliver lands in the DLQ, not nowhere.
+  dead_letter_config {
+    arn = aws_sqs_queue.shared_dlq.arn
+  }
+  retry_policy {
+    maximum_event_age_in_seconds = 86400
+    maximum_retry_attempts       = 185
+  }
+
+  # EventBridge does not check the queue policy when the target is written: write it first.
+  depends_on = [aws_sqs_queue_policy.shared, aws_sqs_queue_policy.shared_dlq]
 }

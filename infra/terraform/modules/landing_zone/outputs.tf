@@ -28,9 +28,24 @@ output "storage_kms_key_arn" {
   value       = aws_kms_key.storage.arn
 }
 
-output "notified_prefixes" {
-  description = "Tenant prefix => queue ARN, as configured on the landing bucket's notification."
-  value       = { for q in aws_s3_bucket_notification.landing.queue : q.filter_prefix => q.queue_arn }
+output "shared_queue" {
+  description = "The standard tier's notification queue: name, url, arn, dlq_arn (watched by the router as `sqs_shared`)."
+  value = {
+    name    = aws_sqs_queue.shared.name
+    url     = aws_sqs_queue.shared.id
+    arn     = aws_sqs_queue.shared.arn
+    dlq_arn = aws_sqs_queue.shared_dlq.arn
+  }
+}
+
+output "events_kms_key_arn" {
+  description = "KMS key of the shared queue: the identity running the DAGs needs kms:Decrypt on it (via SQS)."
+  value       = aws_kms_key.events.arn
+}
+
+output "shared_event_pattern" {
+  description = "The EventBridge pattern of the shared queue's rule (JSON): every landing upload except dedicated tenants' prefixes."
+  value       = aws_cloudwatch_event_rule.shared.event_pattern
 }
 
 output "bucket_policies" {

@@ -9,23 +9,53 @@ variable "name_prefix" {
   }
 }
 
-variable "tenants" {
-  description = "Per tenant (key = tenant_id): the KMS key its landing objects must use, its notification queue ARN, and the id of that queue's policy (so notifications wait for it)."
-  type = map(object({
-    kms_key_arn     = string
-    queue_arn       = string
-    queue_policy_id = string
-  }))
-  nullable = false
+variable "tenant_kms_keys" {
+  description = "Per tenant (key = tenant_id): the KMS key its landing objects must use (the landing policy enforces it per prefix)."
+  type        = map(string)
+  nullable    = false
 
   validation {
-    condition     = alltrue([for id, _ in var.tenants : can(regex("^[a-z][a-z0-9_]{1,31}$", id))])
+    condition     = alltrue([for id, _ in var.tenant_kms_keys : can(regex("^[a-z][a-z0-9_]{1,31}$", id))])
     error_message = "Tenant ids are lowercase identifiers (dags/registry/tenants/<id>.yaml)."
   }
 
   validation {
-    condition     = alltrue([for t in var.tenants : startswith(t.queue_arn, "arn:")])
-    error_message = "queue_arn must be an SQS queue ARN."
+    condition     = alltrue([for arn in values(var.tenant_kms_keys) : startswith(arn, "arn:")])
+    error_message = "tenant_kms_keys values must be KMS key ARNs."
+  }
+}
+
+variable "dedicated_tenants" {
+  description = "Tenant ids with `isolation_tier: dedicated`: their prefixes are left out of the shared queue's rule (their own rule, in the tenant module, routes them to their own queue)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.dedicated_tenants : can(regex("^[a-z][a-z0-9_]{1,31}$", id))])
+    error_message = "Tenant ids are lowercase identifiers (dags/registry/tenants/<id>.yaml)."
+  }
+}
+
+variable "message_retention_seconds" {
+  description = "How long an unread notification stays on the shared queue. The reconcile sweep recovers anything lost, so this only needs to outlast an Airflow outage."
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.message_retention_seconds >= 3600 && var.message_retention_seconds <= 1209600
+    error_message = "SQS accepts 60 s to 14 days; keep at least an hour."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives after which a notification the watcher cannot parse moves to the shared DLQ (with its reason, sent by the watcher)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be 1-1000."
   }
 }
 
@@ -103,6 +133,12 @@ variable "kms_deletion_window_days" {
 
 variable "attach_data_bucket_policies" {
   description = "Attach the landing/raw/quarantine bucket policies. Only for endpoints that evaluate bucket-policy Deny statements without their conditions (moto), which would refuse every object write; the documents stay available as output bucket_policies."
+  type        = bool
+  default     = true
+}
+
+variable "eventbridge_config_readable" {
+  description = "Whether the endpoint returns a bucket's EventBridgeConfiguration. False only for endpoints (moto) that store it without returning it: the landing bucket's notification then ignores drift of its `eventbridge` flag instead of changing it on every plan."
   type        = bool
   default     = true
 }

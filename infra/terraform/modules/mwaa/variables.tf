@@ -131,7 +131,7 @@ variable "storage_kms_key_arn" {
 }
 
 variable "tenant_kms_key_arns" {
-  description = "Tenant keys: the router decrypts landing objects and queue messages with them."
+  description = "Tenant keys and the shared queue's events key: the router decrypts landing objects and queue messages with them."
   type        = list(string)
 
   validation {

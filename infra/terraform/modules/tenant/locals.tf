@@ -3,9 +3,10 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name
 
-  name   = "${var.name_prefix}-${var.tenant_id}"
-  prefix = "${var.tenant_id}/"
-  tags   = merge(var.tags, { "airlock:tenant" = var.tenant_id })
+  name      = "${var.name_prefix}-${var.tenant_id}"
+  dedicated = var.isolation_tier == "dedicated"
+  prefix    = "${var.tenant_id}/"
+  tags      = merge(var.tags, { "airlock:tenant" = var.tenant_id })
 
   account_root     = "arn:${local.partition}:iam::${local.account_id}:root"
   upload_trustees  = length(var.upload_principal_arns) > 0 ? var.upload_principal_arns : [local.account_root]
@@ -13,4 +14,45 @@ locals {
   landing_tenant   = "${var.landing_bucket_arn}/${var.tenant_id}/*"
   raw_tenant       = "${var.raw_bucket_arn}/${var.tenant_id}/*"
   prefix_condition = [local.prefix, "${local.prefix}*"]
+
+  landing_bucket_name = split(":::", var.landing_bucket_arn)[1]
+  # Same pattern as airlock.triggers.routing.dedicated_pattern (tests/infra compares them).
+  event_pattern = {
+    source        = ["aws.s3"]
+    "detail-type" = ["Object Created"]
+    detail = {
+      bucket = { name = [local.landing_bucket_name] }
+      object = { key = [{ prefix = local.prefix }] }
+    }
+  }
+  rule_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${var.name_prefix}-landing-${var.tenant_id}"
+  # Only this tenant's rule may send, to the queue (events) and to the DLQ (events it could not deliver).
+  # Empty for a standard tenant (no queues).
+  queue_arns = merge(
+    { for q in aws_sqs_queue.landing : "landing" => q.arn },
+    { for q in aws_sqs_queue.dlq : "dlq" => q.arn },
+  )
+  queue_policies = {
+    for q, arn in local.queue_arns : q => jsonencode({
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "LandingRuleOnly"
+          Effect    = "Allow"
+          Principal = { Service = "events.amazonaws.com" }
+          Action    = "sqs:SendMessage"
+          Resource  = arn
+          Condition = { ArnEquals = { "aws:SourceArn" = local.rule_arn } }
+        },
+        {
+          Sid       = "DenyInsecureTransport"
+          Effect    = "Deny"
+          Principal = { AWS = "*" }
+          Action    = "sqs:*"
+          Resource  = arn
+          Condition = { Bool = { "aws:SecureTransport" = "false" } }
+        },
+      ]
+    })
+  }
 }

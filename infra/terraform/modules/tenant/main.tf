@@ -1,47 +1,47 @@
 # One instance per registry entry. Isolation is per-tenant roles (not ABAC session tags): every
-# grant below names the tenant's prefix, key and queue literally, so a policy can be read, tested
+# grant below names the tenant's prefix, key and (dedicated tier) queue literally, so a policy can be read, tested
 # (terraform test, policy simulation) and audited on its own, and no caller-supplied session tag
 # can widen it. See README.md for the trade-off.
 
 # ---------------------------------------------------------------------------------------------
-# KMS: one customer-managed key per tenant for its landing objects and its queue.
+# KMS: one customer-managed key per tenant for its landing objects (and, dedicated, its queue).
 # ---------------------------------------------------------------------------------------------
 resource "aws_kms_key" "tenant" {
-  description             = "${local.name}: landing objects and notification queue"
+  description             = "${local.name}: landing objects${local.dedicated ? " and notification queue" : ""}"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
-      {
+    Statement = concat(
+      [{
         Sid       = "AccountAdministersViaIAM"
         Effect    = "Allow"
         Principal = { AWS = local.account_root }
         Action    = "kms:*"
         Resource  = "*"
-      },
-      {
-        # S3 encrypts the event it sends to this tenant's encrypted queue.
-        Sid       = "S3NotificationsToEncryptedQueue"
-        Effect    = "Allow"
-        Principal = { Service = "s3.amazonaws.com" }
-        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
-        Resource  = "*"
-        Condition = {
-          StringEquals = { "aws:SourceAccount" = local.account_id }
-          ArnLike      = { "aws:SourceArn" = var.landing_bucket_arn }
-        }
-      },
-      {
-        # SQS re-encrypts messages moved to the DLQ by the redrive policy.
-        Sid       = "SqsUsesKeyForQueues"
-        Effect    = "Allow"
-        Principal = { Service = "sqs.amazonaws.com" }
-        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
-        Resource  = "*"
-        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
-      },
-    ]
+      }],
+      # Only a dedicated tenant's events land in a queue encrypted with its key.
+      local.dedicated ? [
+        {
+          # EventBridge encrypts the landing event it delivers to this tenant's encrypted queue.
+          Sid       = "EventBridgeToEncryptedQueue"
+          Effect    = "Allow"
+          Principal = { Service = "events.amazonaws.com" }
+          Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+          Resource  = "*"
+          Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+        },
+        {
+          # SQS re-encrypts messages moved to the DLQ by the redrive policy.
+          Sid       = "SqsUsesKeyForQueues"
+          Effect    = "Allow"
+          Principal = { Service = "sqs.amazonaws.com" }
+          Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+          Resource  = "*"
+          Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+        },
+      ] : [],
+    )
   })
   tags = local.tags
 }
@@ -52,9 +52,11 @@ resource "aws_kms_alias" "tenant" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# SQS: landing notifications for `<tenant>/`, plus a DLQ.
+# Dedicated tier only: the tenant's own notification queue (+ DLQ), encrypted with its key, fed by
+# an EventBridge rule on its prefix. Standard tenants' events go to the landing zone's shared queue.
 # ---------------------------------------------------------------------------------------------
 resource "aws_sqs_queue" "dlq" {
+  count                             = local.dedicated ? 1 : 0
   name                              = "${local.name}-landing-dlq"
   kms_master_key_id                 = aws_kms_key.tenant.arn
   kms_data_key_reuse_period_seconds = 300
@@ -63,11 +65,13 @@ resource "aws_sqs_queue" "dlq" {
 }
 
 resource "aws_sqs_queue" "landing" {
+  count                             = local.dedicated ? 1 : 0
   name                              = "${local.name}-landing"
   kms_master_key_id                 = aws_kms_key.tenant.arn
   kms_data_key_reuse_period_seconds = 300
   message_retention_seconds         = var.message_retention_seconds
-  # Longer than the watcher's receive wait so a message is not redelivered mid-processing.
+  # What the watcher asks for on every receive anyway (AIRLOCK_WATCHER_VISIBILITY_TIMEOUT): after a
+  # triggerer crash, SQS redelivers within this time.
   visibility_timeout_seconds = 60
   tags                       = local.tags
 
@@ -81,43 +85,76 @@ resource "aws_sqs_queue" "landing" {
 # Separate resource, not the inline redrive_policy argument: the inline form shows a permanent
 # diff against some endpoints (moto) and couples queue and DLQ creation.
 resource "aws_sqs_queue_redrive_policy" "landing" {
-  queue_url = aws_sqs_queue.landing.id
+  count     = local.dedicated ? 1 : 0
+  queue_url = aws_sqs_queue.landing[0].id
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    deadLetterTargetArn = aws_sqs_queue.dlq[0].arn
     maxReceiveCount     = var.max_receive_count
   })
 }
 
 resource "aws_sqs_queue_policy" "landing" {
-  queue_url = aws_sqs_queue.landing.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "LandingBucketOnly"
-        Effect    = "Allow"
-        Principal = { Service = "s3.amazonaws.com" }
-        Action    = "sqs:SendMessage"
-        Resource  = aws_sqs_queue.landing.arn
-        Condition = {
-          ArnEquals    = { "aws:SourceArn" = var.landing_bucket_arn }
-          StringEquals = { "aws:SourceAccount" = local.account_id }
-        }
-      },
-      {
-        Sid       = "DenyInsecureTransport"
-        Effect    = "Deny"
-        Principal = { AWS = "*" }
-        Action    = "sqs:*"
-        Resource  = aws_sqs_queue.landing.arn
-        Condition = { Bool = { "aws:SecureTransport" = "false" } }
-      },
-    ]
-  })
+  count     = local.dedicated ? 1 : 0
+  queue_url = aws_sqs_queue.landing[0].id
+  policy    = local.queue_policies.landing
 
   # Both resources write attributes of the same queue; written concurrently, one can be lost
   # (seen against moto: the Policy vanished and the provider waited for it forever).
   depends_on = [aws_sqs_queue_redrive_policy.landing]
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  count     = local.dedicated ? 1 : 0
+  queue_url = aws_sqs_queue.dlq[0].id
+  policy    = local.queue_policies.dlq
+}
+
+resource "aws_cloudwatch_event_rule" "landing" {
+  count         = local.dedicated ? 1 : 0
+  name          = "${var.name_prefix}-landing-${var.tenant_id}"
+  description   = "Uploads under ${local.prefix} in the landing bucket, to ${local.name}-landing"
+  event_pattern = jsonencode(local.event_pattern)
+  tags          = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "landing" {
+  count     = local.dedicated ? 1 : 0
+  rule      = aws_cloudwatch_event_rule.landing[0].name
+  target_id = "queue"
+  arn       = aws_sqs_queue.landing[0].arn
+
+  # An event EventBridge cannot deliver (a key or policy gone wrong) lands in the DLQ, not nowhere.
+  dead_letter_config {
+    arn = aws_sqs_queue.dlq[0].arn
+  }
+  retry_policy {
+    maximum_event_age_in_seconds = 86400
+    maximum_retry_attempts       = 185
+  }
+
+  # EventBridge does not check the queue policy when the target is written; deliveries fail until
+  # it exists. Write the policies first.
+  depends_on = [aws_sqs_queue_policy.landing, aws_sqs_queue_policy.dlq]
+}
+
+moved {
+  from = aws_sqs_queue.landing
+  to   = aws_sqs_queue.landing[0]
+}
+
+moved {
+  from = aws_sqs_queue.dlq
+  to   = aws_sqs_queue.dlq[0]
+}
+
+moved {
+  from = aws_sqs_queue_redrive_policy.landing
+  to   = aws_sqs_queue_redrive_policy.landing[0]
+}
+
+moved {
+  from = aws_sqs_queue_policy.landing
+  to   = aws_sqs_queue_policy.landing[0]
 }
 
 # ---------------------------------------------------------------------------------------------

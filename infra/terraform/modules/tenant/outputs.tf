@@ -8,29 +8,29 @@ output "kms_key_arn" {
   value       = aws_kms_key.tenant.arn
 }
 
+output "isolation_tier" {
+  description = "standard (events on the shared queue) or dedicated (its own queue, below)."
+  value       = var.isolation_tier
+}
+
 output "queue_url" {
-  description = "URL of the tenant's landing-notification queue (watched by the router's AssetWatcher)."
-  value       = aws_sqs_queue.landing.id
+  description = "Dedicated tier: URL of the tenant's landing-notification queue (watched by the router); null for standard."
+  value       = try(aws_sqs_queue.landing[0].id, null)
 }
 
 output "queue_arn" {
-  description = "ARN of the tenant's landing-notification queue."
-  value       = aws_sqs_queue.landing.arn
+  description = "Dedicated tier: ARN of the tenant's landing-notification queue; null for standard."
+  value       = try(aws_sqs_queue.landing[0].arn, null)
 }
 
 output "queue_name" {
-  description = "Name of the queue: <prefix>-<tenant>-landing."
-  value       = aws_sqs_queue.landing.name
+  description = "Dedicated tier: name of the queue, <prefix>-<tenant>-landing; null for standard."
+  value       = try(aws_sqs_queue.landing[0].name, null)
 }
 
 output "dlq_arn" {
-  description = "ARN of the dead-letter queue (alert on its depth)."
-  value       = aws_sqs_queue.dlq.arn
-}
-
-output "queue_policy_id" {
-  description = "Id of the queue policy: the landing notification must be written after it."
-  value       = aws_sqs_queue_policy.landing.id
+  description = "Dedicated tier: ARN of the dead-letter queue (alert on its depth); null for standard."
+  value       = try(aws_sqs_queue.dlq[0].arn, null)
 }
 
 output "upload_role_arn" {

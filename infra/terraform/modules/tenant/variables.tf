@@ -20,8 +20,20 @@ variable "tenant_id" {
   }
 }
 
+variable "isolation_tier" {
+  description = "The tenant's `isolation_tier` (registry): `dedicated` gets its own queue + DLQ encrypted with its key and an EventBridge rule on its prefix; `standard` shares the landing zone's queue."
+  type        = string
+  default     = "standard"
+  nullable    = false
+
+  validation {
+    condition     = contains(["standard", "dedicated"], var.isolation_tier)
+    error_message = "isolation_tier must be standard or dedicated (include/tenants/<id>.yaml)."
+  }
+}
+
 variable "landing_bucket_arn" {
-  description = "ARN of the landing bucket: the only source allowed to send to this tenant's queue, and where the upload role writes."
+  description = "ARN of the landing bucket: where the upload role writes, and (dedicated tier) whose events the tenant's rule routes to its queue."
   type        = string
 
   validation {
@@ -80,7 +92,7 @@ variable "processing_trusted_role_arns" {
 }
 
 variable "message_retention_seconds" {
-  description = "How long an unread landing notification is kept. The reconcile sweep recovers anything lost, so this only needs to outlast an Airflow outage."
+  description = "Dedicated tier: how long an unread landing notification is kept. The reconcile sweep recovers anything lost, so this only needs to outlast an Airflow outage."
   type        = number
   default     = 345600
 
@@ -91,7 +103,7 @@ variable "message_retention_seconds" {
 }
 
 variable "max_receive_count" {
-  description = "Receives before a notification moves to the DLQ (e.g. a watcher's jsonpath filter keeps rejecting it)."
+  description = "Dedicated tier: receives after which a notification the watcher cannot parse moves to the DLQ (with its reason, sent by the watcher)."
   type        = number
   default     = 5
 

@@ -1,5 +1,5 @@
-# The env is driven by the registry: one tenant instance (key, queue, roles) and one notification
-# prefix per dags/registry/tenants/*.yaml, with no .tf edit. Offline: mock provider.
+# The env is driven by the registry: one tenant instance (key, roles; queue and rule if dedicated)
+# per dags/registry/tenants/*.yaml, with no .tf edit. Offline: mock provider.
 mock_provider "aws" {
   mock_data "aws_caller_identity" {
     defaults = { account_id = "123456789012" }
@@ -41,12 +41,18 @@ run "one_instance_per_registry_file" {
     error_message = "Every dags/registry/tenants/<id>.yaml gets exactly one tenant instance."
   }
   assert {
-    condition     = length(distinct([for id, t in module.tenant : t.queue_name])) == length(module.tenant)
-    error_message = "A queue per tenant."
+    condition     = toset(keys(output.event_routing.dedicated)) == toset(output.airlock.dedicated_tenants) && length(output.airlock.dedicated_tenants) > 0
+    error_message = "Exactly the dedicated tenants of the registry get a queue of their own."
   }
   assert {
-    condition     = toset(keys(output.notified_prefixes)) == toset([for id in keys(module.tenant) : "${id}/"])
-    error_message = "The landing bucket notifies one prefix per tenant."
+    condition = toset(jsondecode(output.event_routing.shared_pattern).detail.object.key[0]["anything-but"].prefix) == toset(
+      [for id in output.airlock.dedicated_tenants : "${id}/"]
+    )
+    error_message = "The shared queue's rule leaves out exactly the dedicated tenants' prefixes."
+  }
+  assert {
+    condition     = output.airlock.shared_queue_url == "https://sqs.us-east-1.amazonaws.com/123456789012/airlock-local-shared-landing"
+    error_message = "The shared queue URL is AWS-style (the connection's endpoint_url reaches a local endpoint)."
   }
   assert {
     condition     = output.airlock.landing_url == "s3://airlock-local-landing" && output.airlock.raw_url == "s3://airlock-local-raw" && output.airlock.quarantine_url == "s3://airlock-local-quarantine"
@@ -120,5 +126,9 @@ run "an_offboarded_tenant_keeps_its_key_and_passes_the_guard" {
   assert {
     condition     = contains(keys(module.tenant), "initech")
     error_message = "An offboarded tenant keeps its tenant instance (its KMS key) until it is erased."
+  }
+  assert {
+    condition     = length(output.airlock.dedicated_tenants) == 0 && length(output.event_routing.dedicated) == 0
+    error_message = "A registry of standard tenants needs no queue but the shared one."
   }
 }

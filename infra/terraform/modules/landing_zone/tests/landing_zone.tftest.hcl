@@ -1,4 +1,4 @@
-# Bucket, policy and notification logic for two tenants, offline.
+# Bucket, policy, notification and shared-queue logic for two tenants (one dedicated), offline.
 mock_provider "aws" {
   mock_data "aws_caller_identity" {
     defaults = { account_id = "123456789012" }
@@ -11,41 +11,93 @@ mock_provider "aws" {
   }
 }
 
-variables {
-  name_prefix = "airlock-test"
-  tenants = {
-    acme = {
-      kms_key_arn     = "arn:aws:kms:us-east-1:123456789012:key/acme"
-      queue_arn       = "arn:aws:sqs:us-east-1:123456789012:airlock-test-acme-landing"
-      queue_policy_id = "acme-policy"
-    }
-    globex = {
-      kms_key_arn     = "arn:aws:kms:us-east-1:123456789012:key/globex"
-      queue_arn       = "arn:aws:sqs:us-east-1:123456789012:airlock-test-globex-landing"
-      queue_policy_id = "globex-policy"
-    }
-  }
+override_resource {
+  target = aws_sqs_queue.shared
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:airlock-test-shared-landing" }
 }
 
-run "one_notification_with_a_queue_per_prefix" {
+override_resource {
+  target = aws_sqs_queue.shared_dlq
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:airlock-test-shared-landing-dlq" }
+}
+
+override_resource {
+  target = aws_kms_key.events
+  values = { arn = "arn:aws:kms:us-east-1:123456789012:key/events" }
+}
+
+variables {
+  name_prefix = "airlock-test"
+  tenant_kms_keys = {
+    acme   = "arn:aws:kms:us-east-1:123456789012:key/acme"
+    globex = "arn:aws:kms:us-east-1:123456789012:key/globex"
+  }
+  dedicated_tenants = ["globex"]
+}
+
+run "one_notification_to_eventbridge_and_a_shared_rule_without_dedicated_prefixes" {
   command = apply
 
   assert {
-    condition     = length(aws_s3_bucket_notification.landing.queue) == 2
-    error_message = "One queue block per tenant."
+    condition     = one(aws_s3_bucket_notification.landing[*].eventbridge) && length(aws_s3_bucket_notification.landing_unreadable) == 0
+    error_message = "The landing bucket has exactly one notification: everything to EventBridge."
   }
   assert {
-    condition = {
-      for q in aws_s3_bucket_notification.landing.queue : q.filter_prefix => q.queue_arn
-      } == {
-      "acme/"   = "arn:aws:sqs:us-east-1:123456789012:airlock-test-acme-landing"
-      "globex/" = "arn:aws:sqs:us-east-1:123456789012:airlock-test-globex-landing"
+    condition = jsondecode(aws_cloudwatch_event_rule.shared.event_pattern) == {
+      source        = ["aws.s3"]
+      "detail-type" = ["Object Created"]
+      detail = {
+        bucket = { name = ["airlock-test-landing"] }
+        object = { key = [{ "anything-but" = { prefix = ["globex/"] } }] }
+      }
     }
-    error_message = "Each tenant prefix must notify its own queue, and only it."
+    error_message = "The shared rule takes every upload except the dedicated tenants' prefixes."
   }
   assert {
-    condition     = terraform_data.queue_policies.input == { acme = "acme-policy", globex = "globex-policy" }
-    error_message = "The notification must wait for every queue policy."
+    condition     = aws_cloudwatch_event_target.shared.arn == aws_sqs_queue.shared.arn && aws_cloudwatch_event_target.shared.dead_letter_config[0].arn == aws_sqs_queue.shared_dlq.arn
+    error_message = "The shared rule delivers to the shared queue; what it cannot deliver goes to the DLQ."
+  }
+  assert {
+    condition     = aws_sqs_queue.shared.name == "airlock-test-shared-landing" && aws_sqs_queue.shared_dlq.name == "airlock-test-shared-landing-dlq"
+    error_message = "Shared queue names follow docs/contracts.md."
+  }
+  assert {
+    condition     = aws_sqs_queue.shared.kms_master_key_id == aws_kms_key.events.arn && aws_sqs_queue.shared_dlq.kms_master_key_id == aws_kms_key.events.arn
+    error_message = "The shared queue and its DLQ are encrypted with the events key."
+  }
+  assert {
+    condition = alltrue([
+      for p in [aws_sqs_queue_policy.shared.policy, aws_sqs_queue_policy.shared_dlq.policy] : one([
+        for s in jsondecode(p).Statement : s.Condition.ArnEquals["aws:SourceArn"] if s.Effect == "Allow"
+      ]) == "arn:aws:events:us-east-1:123456789012:rule/airlock-test-landing-shared"
+    ])
+    error_message = "Only the shared rule may send to the shared queue and its DLQ."
+  }
+}
+
+run "without_dedicated_tenants_the_shared_rule_takes_every_upload" {
+  command = apply
+
+  variables {
+    dedicated_tenants = []
+  }
+
+  assert {
+    condition     = !can(jsondecode(aws_cloudwatch_event_rule.shared.event_pattern).detail.object)
+    error_message = "With no dedicated tenant, the shared rule filters on the bucket only."
+  }
+}
+
+run "an_endpoint_that_hides_eventbridge_config_gets_the_drift_tolerant_notification" {
+  command = apply
+
+  variables {
+    eventbridge_config_readable = false
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_notification.landing) == 0 && one(aws_s3_bucket_notification.landing_unreadable[*].eventbridge)
+    error_message = "Still exactly one notification on the landing bucket, to EventBridge."
   }
 }
 

@@ -12,9 +12,6 @@ mock_provider "aws" {
   mock_resource "aws_kms_key" {
     defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/acme-key" }
   }
-  mock_resource "aws_sqs_queue" {
-    defaults = { arn = "arn:aws:sqs:us-east-1:123456789012:mock" }
-  }
 }
 
 variables {
@@ -25,7 +22,17 @@ variables {
   storage_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/storage"
 }
 
-run "key_queue_and_names" {
+override_resource {
+  target = aws_sqs_queue.landing
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:airlock-test-acme-landing" }
+}
+
+override_resource {
+  target = aws_sqs_queue.dlq
+  values = { arn = "arn:aws:sqs:us-east-1:123456789012:airlock-test-acme-landing-dlq" }
+}
+
+run "standard_tenant_has_a_key_and_no_queue" {
   command = apply
 
   assert {
@@ -33,32 +40,74 @@ run "key_queue_and_names" {
     error_message = "The tenant key must rotate."
   }
   assert {
-    condition     = toset([for s in jsondecode(aws_kms_key.tenant.policy).Statement : try(s.Principal.Service, "")]) == toset(["", "s3.amazonaws.com", "sqs.amazonaws.com"])
-    error_message = "The key policy must let S3 and SQS use the key (besides the account)."
+    condition     = [for s in jsondecode(aws_kms_key.tenant.policy).Statement : s.Sid] == ["AccountAdministersViaIAM"]
+    error_message = "A standard tenant's key serves its landing objects only: no service may use it for queues."
   }
   assert {
-    condition     = aws_sqs_queue.landing.name == "airlock-test-acme-landing" && aws_sqs_queue.dlq.name == "airlock-test-acme-landing-dlq"
-    error_message = "Queue names must follow docs/contracts.md."
+    condition     = length(aws_sqs_queue.landing) + length(aws_sqs_queue.dlq) + length(aws_cloudwatch_event_rule.landing) == 0
+    error_message = "A standard tenant's events go to the shared queue: no queue, DLQ or rule of its own."
   }
   assert {
-    condition     = aws_sqs_queue.landing.kms_master_key_id == aws_kms_key.tenant.arn && aws_sqs_queue.dlq.kms_master_key_id == aws_kms_key.tenant.arn
-    error_message = "Queue and DLQ must be encrypted with the tenant key."
-  }
-  assert {
-    condition     = jsondecode(aws_sqs_queue_redrive_policy.landing.redrive_policy).deadLetterTargetArn == aws_sqs_queue.dlq.arn
-    error_message = "The redrive policy must target the DLQ."
+    condition     = output.queue_url == null && output.isolation_tier == "standard"
+    error_message = "A standard tenant has no queue URL."
   }
 }
 
-run "queue_policy_only_from_landing_bucket" {
+run "dedicated_tenant_has_its_queue_dlq_and_rule" {
   command = apply
 
+  variables {
+    isolation_tier = "dedicated"
+  }
+
   assert {
-    condition = one([
-      for s in jsondecode(aws_sqs_queue_policy.landing.policy).Statement : s.Condition.ArnEquals["aws:SourceArn"]
-      if s.Effect == "Allow"
-    ]) == "arn:aws:s3:::airlock-test-landing"
-    error_message = "Only the landing bucket (aws:SourceArn) may send to the queue."
+    condition     = toset([for s in jsondecode(aws_kms_key.tenant.policy).Statement : try(s.Principal.Service, "")]) == toset(["", "events.amazonaws.com", "sqs.amazonaws.com"])
+    error_message = "The key policy must let EventBridge and SQS use the key (besides the account)."
+  }
+  assert {
+    condition     = aws_sqs_queue.landing[0].name == "airlock-test-acme-landing" && aws_sqs_queue.dlq[0].name == "airlock-test-acme-landing-dlq"
+    error_message = "Queue names must follow docs/contracts.md."
+  }
+  assert {
+    condition     = aws_sqs_queue.landing[0].kms_master_key_id == aws_kms_key.tenant.arn && aws_sqs_queue.dlq[0].kms_master_key_id == aws_kms_key.tenant.arn
+    error_message = "Queue and DLQ must be encrypted with the tenant key."
+  }
+  assert {
+    condition     = jsondecode(aws_sqs_queue_redrive_policy.landing[0].redrive_policy).deadLetterTargetArn == aws_sqs_queue.dlq[0].arn
+    error_message = "The redrive policy must target the DLQ."
+  }
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.landing[0].event_pattern) == {
+      source        = ["aws.s3"]
+      "detail-type" = ["Object Created"]
+      detail        = { bucket = { name = ["airlock-test-landing"] }, object = { key = [{ prefix = "acme/" }] } }
+    }
+    error_message = "The tenant's rule takes uploads under its own prefix only."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.landing[0].arn == aws_sqs_queue.landing[0].arn && aws_cloudwatch_event_target.landing[0].dead_letter_config[0].arn == aws_sqs_queue.dlq[0].arn
+    error_message = "The rule delivers to the tenant's queue; what it cannot deliver goes to its DLQ."
+  }
+  assert {
+    condition     = output.queue_url != null && output.dlq_arn == aws_sqs_queue.dlq[0].arn
+    error_message = "A dedicated tenant exports its queue."
+  }
+}
+
+run "queue_policy_only_from_the_tenants_rule" {
+  command = apply
+
+  variables {
+    isolation_tier = "dedicated"
+  }
+
+  assert {
+    condition = alltrue([
+      for p in [aws_sqs_queue_policy.landing[0].policy, aws_sqs_queue_policy.dlq[0].policy] : one([
+        for s in jsondecode(p).Statement : s.Condition.ArnEquals["aws:SourceArn"] if s.Effect == "Allow"
+      ]) == "arn:aws:events:us-east-1:123456789012:rule/airlock-test-landing-acme"
+    ])
+    error_message = "Only the tenant's own rule (aws:SourceArn) may send to its queue and DLQ."
   }
 }
 
@@ -118,6 +167,16 @@ run "rejects_bad_tenant_id" {
   }
 
   expect_failures = [var.tenant_id]
+}
+
+run "rejects_unknown_tier" {
+  command = plan
+
+  variables {
+    isolation_tier = "premium"
+  }
+
+  expect_failures = [var.isolation_tier]
 }
 
 run "rejects_wildcard_upload_principal" {
