@@ -140,7 +140,7 @@ def test_a_message_that_never_parses_goes_to_the_dlq_with_its_reason(stack: Loca
     attributes = dead[0]["MessageAttributes"]
     assert attributes[REASON_ATTRIBUTE]["StringValue"].startswith("malformed_json")
     assert attributes["airlock-receive-count"]["StringValue"] == "5"  # the queue's maxReceiveCount
-    assert depth(stack, queue) == (0, 0)
+    wait_for("the poison message is off the shared queue", lambda: depth(stack, queue) == (0, 0), timeout=30)
     assert len(landing_events(stack)) == events_before, "a poison message must never become an asset event"
 
 

@@ -217,6 +217,9 @@ def aws_env(
         "AWS_DEFAULT_REGION": region,
         "AWS_ENDPOINT_URL": endpoint_url,  # boto3 >= 1.28 honours it: plain boto3 code hits moto too
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+        # A watcher's message must be stored within its visibility timeout, or SQS hands it out again
+        # (a harmless duplicate); Airflow's default ack timeout is 300 s.
+        "AIRFLOW__TRIGGERER__SHARED_STREAM_ACK_TIMEOUT": str(VISIBILITY_TIMEOUT),
     }
     if shared_queue_url:
         env["AIRLOCK_SHARED_QUEUE_URL"] = shared_queue_url

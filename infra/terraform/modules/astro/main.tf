@@ -30,6 +30,8 @@ resource "astro_deployment" "this" {
     [for k, v in var.kit_env : { key = k, value = v, is_secret = false }],
     [
       { key = "AIRLOCK_EXECUTION_TARGET", value = "kubernetes", is_secret = false },
+      # A queue watcher's message must be stored within its visibility timeout (60 s, docs/deploy.md).
+      { key = "AIRFLOW__TRIGGERER__SHARED_STREAM_ACK_TIMEOUT", value = "60", is_secret = false },
       {
         key       = "AIRFLOW_CONN_AWS_DEFAULT"
         value     = jsonencode({ conn_type = "aws", extra = { role_arn = local.workload_role_arn, region_name = var.region } })
