@@ -45,7 +45,8 @@ from airlock.settings import load_settings
 from airlock.triggers.probe import wait_until_watched
 
 ROOT = Path(__file__).resolve().parents[1]
-SCALES = (10, 1_000, 10_000)
+# AIRLOCK_BENCH_EVENT_SCALES=10 runs one scale (a smoke run of the bench itself).
+SCALES = tuple(int(n) for n in os.environ.get("AIRLOCK_BENCH_EVENT_SCALES", "10,1000,10000").split(","))
 BASELINE_SCALES = (10, 1_000)
 DEDICATED_EVERY = 100  # 1% of the tenants are dedicated
 BATCHES = 20

@@ -45,27 +45,4 @@ locals {
       length(local.dedicated_prefixes) > 0 ? { object = { key = [{ "anything-but" = { prefix = local.dedicated_prefixes } }] } } : {},
     )
   }
-  shared_rule_arn = "arn:${local.partition}:events:${data.aws_region.current.name}:${local.account_id}:rule/${local.shared_rule_name}"
-  # Only the shared rule may send, to the queue (events) and to its DLQ (events it could not deliver).
-  shared_queue_policies = { for q, arn in { shared = aws_sqs_queue.shared.arn, shared_dlq = aws_sqs_queue.shared_dlq.arn } : q => jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "SharedRuleOnly"
-        Effect    = "Allow"
-        Principal = { Service = "events.amazonaws.com" }
-        Action    = "sqs:SendMessage"
-        Resource  = arn
-        Condition = { ArnEquals = { "aws:SourceArn" = local.shared_rule_arn } }
-      },
-      {
-        Sid       = "DenyInsecureTransport"
-        Effect    = "Deny"
-        Principal = { AWS = "*" }
-        Action    = "sqs:*"
-        Resource  = arn
-        Condition = { Bool = { "aws:SecureTransport" = "false" } }
-      },
-    ]
-  }) }
 }

@@ -358,70 +358,15 @@ resource "aws_kms_alias" "events" {
   target_key_id = aws_kms_key.events.key_id
 }
 
-resource "aws_sqs_queue" "shared_dlq" {
-  name                              = "${local.shared_queue_name}-dlq"
-  kms_master_key_id                 = aws_kms_key.events.arn
-  kms_data_key_reuse_period_seconds = 300
-  message_retention_seconds         = 1209600
-  tags                              = var.tags
-}
+module "shared_queue" {
+  source = "../notification_queue"
 
-resource "aws_sqs_queue" "shared" {
-  name                              = local.shared_queue_name
-  kms_master_key_id                 = aws_kms_key.events.arn
-  kms_data_key_reuse_period_seconds = 300
-  message_retention_seconds         = var.message_retention_seconds
-  # What the watcher asks for on every receive (AIRLOCK_WATCHER_VISIBILITY_TIMEOUT): after a
-  # triggerer crash, SQS redelivers within this time.
-  visibility_timeout_seconds = 60
-  tags                       = var.tags
-
-  lifecycle {
-    ignore_changes = [redrive_policy] # owned by aws_sqs_queue_redrive_policy.shared
-  }
-}
-
-resource "aws_sqs_queue_redrive_policy" "shared" {
-  queue_url = aws_sqs_queue.shared.id
-  redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.shared_dlq.arn
-    maxReceiveCount     = var.max_receive_count
-  })
-}
-
-resource "aws_sqs_queue_policy" "shared" {
-  queue_url = aws_sqs_queue.shared.id
-  policy    = local.shared_queue_policies.shared
-  # Two writers of one queue's attributes: one at a time (see the tenant module).
-  depends_on = [aws_sqs_queue_redrive_policy.shared]
-}
-
-resource "aws_sqs_queue_policy" "shared_dlq" {
-  queue_url = aws_sqs_queue.shared_dlq.id
-  policy    = local.shared_queue_policies.shared_dlq
-}
-
-resource "aws_cloudwatch_event_rule" "shared" {
-  name          = local.shared_rule_name
-  description   = "Uploads to ${local.bucket_names.landing}, except dedicated tenants' prefixes, to ${local.shared_queue_name}"
-  event_pattern = jsonencode(local.shared_event_pattern)
-  tags          = var.tags
-}
-
-resource "aws_cloudwatch_event_target" "shared" {
-  rule      = aws_cloudwatch_event_rule.shared.name
-  target_id = "queue"
-  arn       = aws_sqs_queue.shared.arn
-
-  # An event EventBridge cannot deliver lands in the DLQ, not nowhere.
-  dead_letter_config {
-    arn = aws_sqs_queue.shared_dlq.arn
-  }
-  retry_policy {
-    maximum_event_age_in_seconds = 86400
-    maximum_retry_attempts       = 185
-  }
-
-  # EventBridge does not check the queue policy when the target is written: write it first.
-  depends_on = [aws_sqs_queue_policy.shared, aws_sqs_queue_policy.shared_dlq]
+  name                      = local.shared_queue_name
+  kms_key_arn               = aws_kms_key.events.arn
+  rule_name                 = local.shared_rule_name
+  event_pattern             = local.shared_event_pattern
+  description               = "Uploads to ${local.bucket_names.landing}, except dedicated tenants' prefixes, to ${local.shared_queue_name}"
+  message_retention_seconds = var.message_retention_seconds
+  max_receive_count         = var.max_receive_count
+  tags                      = var.tags
 }

@@ -31,11 +31,16 @@ output "storage_kms_key_arn" {
 output "shared_queue" {
   description = "The standard tier's notification queue: name, url, arn, dlq_arn (watched by the router as `sqs_shared`)."
   value = {
-    name    = aws_sqs_queue.shared.name
-    url     = aws_sqs_queue.shared.id
-    arn     = aws_sqs_queue.shared.arn
-    dlq_arn = aws_sqs_queue.shared_dlq.arn
+    name    = module.shared_queue.name
+    url     = module.shared_queue.url
+    arn     = module.shared_queue.arn
+    dlq_arn = module.shared_queue.dlq_arn
   }
+}
+
+output "shared_queue_policies" {
+  description = "The shared queue's and its DLQ's policy documents (JSON), by `queue` and `dlq`."
+  value       = module.shared_queue.queue_policies
 }
 
 output "events_kms_key_arn" {
@@ -45,7 +50,7 @@ output "events_kms_key_arn" {
 
 output "shared_event_pattern" {
   description = "The EventBridge pattern of the shared queue's rule (JSON): every landing upload except dedicated tenants' prefixes."
-  value       = aws_cloudwatch_event_rule.shared.event_pattern
+  value       = module.shared_queue.event_pattern
 }
 
 output "bucket_policies" {

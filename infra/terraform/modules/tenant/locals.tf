@@ -25,34 +25,4 @@ locals {
       object = { key = [{ prefix = local.prefix }] }
     }
   }
-  rule_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${var.name_prefix}-landing-${var.tenant_id}"
-  # Only this tenant's rule may send, to the queue (events) and to the DLQ (events it could not deliver).
-  # Empty for a standard tenant (no queues).
-  queue_arns = merge(
-    { for q in aws_sqs_queue.landing : "landing" => q.arn },
-    { for q in aws_sqs_queue.dlq : "dlq" => q.arn },
-  )
-  queue_policies = {
-    for q, arn in local.queue_arns : q => jsonencode({
-      Version = "2012-10-17"
-      Statement = [
-        {
-          Sid       = "LandingRuleOnly"
-          Effect    = "Allow"
-          Principal = { Service = "events.amazonaws.com" }
-          Action    = "sqs:SendMessage"
-          Resource  = arn
-          Condition = { ArnEquals = { "aws:SourceArn" = local.rule_arn } }
-        },
-        {
-          Sid       = "DenyInsecureTransport"
-          Effect    = "Deny"
-          Principal = { AWS = "*" }
-          Action    = "sqs:*"
-          Resource  = arn
-          Condition = { Bool = { "aws:SecureTransport" = "false" } }
-        },
-      ]
-    })
-  }
 }

@@ -55,106 +55,39 @@ resource "aws_kms_alias" "tenant" {
 # Dedicated tier only: the tenant's own notification queue (+ DLQ), encrypted with its key, fed by
 # an EventBridge rule on its prefix. Standard tenants' events go to the landing zone's shared queue.
 # ---------------------------------------------------------------------------------------------
-resource "aws_sqs_queue" "dlq" {
-  count                             = local.dedicated ? 1 : 0
-  name                              = "${local.name}-landing-dlq"
-  kms_master_key_id                 = aws_kms_key.tenant.arn
-  kms_data_key_reuse_period_seconds = 300
-  message_retention_seconds         = 1209600
-  tags                              = local.tags
+module "queue" {
+  source = "../notification_queue"
+  count  = local.dedicated ? 1 : 0
+
+  name                      = "${local.name}-landing"
+  kms_key_arn               = aws_kms_key.tenant.arn
+  rule_name                 = "${var.name_prefix}-landing-${var.tenant_id}"
+  event_pattern             = local.event_pattern
+  description               = "Uploads under ${local.prefix} in the landing bucket, to ${local.name}-landing"
+  message_retention_seconds = var.message_retention_seconds
+  max_receive_count         = var.max_receive_count
+  tags                      = local.tags
 }
 
-resource "aws_sqs_queue" "landing" {
-  count                             = local.dedicated ? 1 : 0
-  name                              = "${local.name}-landing"
-  kms_master_key_id                 = aws_kms_key.tenant.arn
-  kms_data_key_reuse_period_seconds = 300
-  message_retention_seconds         = var.message_retention_seconds
-  # What the watcher asks for on every receive anyway (AIRLOCK_WATCHER_VISIBILITY_TIMEOUT): after a
-  # triggerer crash, SQS redelivers within this time.
-  visibility_timeout_seconds = 60
-  tags                       = local.tags
-
-  lifecycle {
-    # Owned by aws_sqs_queue_redrive_policy.landing; the queue only reads it back (re-serialised,
-    # which shows as a whitespace diff on every plan).
-    ignore_changes = [redrive_policy]
-  }
-}
-
-# Separate resource, not the inline redrive_policy argument: the inline form shows a permanent
-# diff against some endpoints (moto) and couples queue and DLQ creation.
-resource "aws_sqs_queue_redrive_policy" "landing" {
-  count     = local.dedicated ? 1 : 0
-  queue_url = aws_sqs_queue.landing[0].id
-  redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dlq[0].arn
-    maxReceiveCount     = var.max_receive_count
-  })
-}
-
-resource "aws_sqs_queue_policy" "landing" {
-  count     = local.dedicated ? 1 : 0
-  queue_url = aws_sqs_queue.landing[0].id
-  policy    = local.queue_policies.landing
-
-  # Both resources write attributes of the same queue; written concurrently, one can be lost
-  # (seen against moto: the Policy vanished and the provider waited for it forever).
-  depends_on = [aws_sqs_queue_redrive_policy.landing]
-}
-
-resource "aws_sqs_queue_policy" "dlq" {
-  count     = local.dedicated ? 1 : 0
-  queue_url = aws_sqs_queue.dlq[0].id
-  policy    = local.queue_policies.dlq
-}
-
-resource "aws_cloudwatch_event_rule" "landing" {
-  count         = local.dedicated ? 1 : 0
-  name          = "${var.name_prefix}-landing-${var.tenant_id}"
-  description   = "Uploads under ${local.prefix} in the landing bucket, to ${local.name}-landing"
-  event_pattern = jsonencode(local.event_pattern)
-  tags          = local.tags
-}
-
-resource "aws_cloudwatch_event_target" "landing" {
-  count     = local.dedicated ? 1 : 0
-  rule      = aws_cloudwatch_event_rule.landing[0].name
-  target_id = "queue"
-  arn       = aws_sqs_queue.landing[0].arn
-
-  # An event EventBridge cannot deliver (a key or policy gone wrong) lands in the DLQ, not nowhere.
-  dead_letter_config {
-    arn = aws_sqs_queue.dlq[0].arn
-  }
-  retry_policy {
-    maximum_event_age_in_seconds = 86400
-    maximum_retry_attempts       = 185
-  }
-
-  # EventBridge does not check the queue policy when the target is written; deliveries fail until
-  # it exists. Write the policies first.
-  depends_on = [aws_sqs_queue_policy.landing, aws_sqs_queue_policy.dlq]
-}
-
+# Before ADR 0005 every tenant had these: a dedicated tenant keeps them, a standard one loses them.
 moved {
   from = aws_sqs_queue.landing
-  to   = aws_sqs_queue.landing[0]
+  to   = module.queue[0].aws_sqs_queue.this
 }
 
 moved {
   from = aws_sqs_queue.dlq
-  to   = aws_sqs_queue.dlq[0]
+  to   = module.queue[0].aws_sqs_queue.dlq
 }
 
 moved {
   from = aws_sqs_queue_redrive_policy.landing
-  to   = aws_sqs_queue_redrive_policy.landing[0]
+  to   = module.queue[0].aws_sqs_queue_redrive_policy.this
 }
 
 moved {
   from = aws_sqs_queue_policy.landing
-  to   = aws_sqs_queue_policy.landing[0]
+  to   = module.queue[0].aws_sqs_queue_policy.this["queue"]
 }
 
 # ---------------------------------------------------------------------------------------------

