@@ -38,11 +38,12 @@ import httpx
 import psutil
 
 from airlock.demo.runner import DAGS
-from airlock.devstack.local_aws import MAX_RECEIVE_COUNT, bucket_names, client, free_port, queue_name
+from airlock.devstack.local_aws import free_port
 from airlock.devstack.postgres import LocalPostgres
 from airlock.devstack.stack import LocalStack
 from airlock.settings import load_settings
 from airlock.triggers.probe import wait_until_watched
+from bench._per_tenant_baseline import baseline_dags, per_tenant_wiring
 
 ROOT = Path(__file__).resolve().parents[1]
 # AIRLOCK_BENCH_EVENT_SCALES=10 runs one scale (a smoke run of the bench itself).
@@ -94,55 +95,6 @@ def make_registry(folder: Path, count: int) -> tuple[Path, list[str], list[str]]
         (tenants / f"{tid}.yaml").write_text(text)
         ids.append(tid)
     return tenants, ids, dedicated
-
-
-def per_tenant_wiring(env_name: str, tenants: list[str]) -> Any:
-    """Today's wiring, for the baseline: a queue (+ DLQ) per tenant, one S3 queue configuration per prefix."""
-
-    def provision(endpoint: str) -> dict[str, str]:
-        s3, sqs = client("s3", endpoint), client("sqs", endpoint)
-        buckets = bucket_names(env_name)
-        for bucket in buckets.values():
-            s3.create_bucket(Bucket=bucket)
-        configs, url = [], ""
-        for tenant in tenants:
-            name = queue_name(env_name, tenant)
-            dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            url = sqs.create_queue(QueueName=name)["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
-            sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(redrive)})
-            configs.append(
-                {
-                    "Id": f"{tenant}-landing",
-                    "QueueArn": arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": f"{tenant}/"}]}},
-                }
-            )
-        s3.put_bucket_notification_configuration(
-            Bucket=buckets["landing"], NotificationConfiguration={"QueueConfigurations": configs}
-        )
-        template = url.replace(queue_name(env_name, tenants[-1]), queue_name(env_name, "{tenant}"))
-        return {"AIRLOCK_BASELINE_QUEUE_URL_TEMPLATE": template}
-
-    return provision
-
-
-def baseline_dags(folder: Path) -> Path:
-    """A copy of dags/ whose router watches one queue per tenant (bench/_per_tenant_landing.py)."""
-    dags = folder / "baseline_dags"
-    shutil.copytree(ROOT / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "bench" / "_per_tenant_landing.py", dags / "per_tenant_landing.py")
-    router = dags / "airlock_router.py"
-    text = router.read_text()
-    old = "from airlock.assets import landing_asset, snapshot_asset"
-    if old not in text:
-        raise RuntimeError(f"{router}: the router no longer imports `{old}`; update bench/event_scale.py")
-    new = "from airlock.assets import snapshot_asset\nfrom per_tenant_landing import landing_asset"
-    router.write_text(text.replace(old, new))
-    return dags
 
 
 # -- measurements -----------------------------------------------------------------------------------
