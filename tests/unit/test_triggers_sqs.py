@@ -21,8 +21,7 @@ from airflow.triggers.shared_stream import SharedStreamManager
 from moto.server import ThreadedMotoServer
 
 from airlock.devstack.local_aws import free_port
-from airlock.settings import load_settings
-from airlock.triggers.probe import NotWatched, queue_health, wait_until_watched
+from airlock.triggers.probe import NotWatched, wait_until_watched
 from airlock.triggers.sqs import PROBE_ATTRIBUTE, REASON_ATTRIBUTE, SqsQueueTrigger, SqsStreamProducer, dlq_url
 
 pytestmark = pytest.mark.timeout(120)
@@ -432,26 +431,3 @@ def test_a_probe_says_when_a_watcher_polls_and_acks_the_queue(sqs: Any) -> None:
         assert runner.events[1].empty(), "a probe must never become an asset event"
 
     run(body)
-
-
-def test_queue_health_reports_depth_and_dead_letters_per_watcher(sqs: Any, endpoint: str) -> None:
-    queue, dlq = make_queue(sqs)
-    sqs.send_message(QueueUrl=queue, MessageBody="waiting")
-    sqs.send_message(QueueUrl=dlq, MessageBody="dead")
-    missing = f"{endpoint}/123456789012/never-created"
-    s = load_settings(
-        {
-            "AIRLOCK_SHARED_QUEUE_URL": queue,
-            "AIRLOCK_QUEUE_URL_TEMPLATE": missing.replace("never-created", "{tenant}"),
-            "AIRLOCK_DEDICATED_TENANTS": "never_created",
-        }
-    )
-    shared, dedicated = queue_health(sqs, s)
-    assert (shared.watcher, shared.visible, shared.in_flight, shared.dead_lettered, shared.ok) == (
-        "sqs_shared",
-        1,
-        0,
-        1,
-        False,
-    )
-    assert dedicated.watcher == "sqs_never_created" and dedicated.error and not dedicated.ok

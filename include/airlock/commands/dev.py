@@ -25,7 +25,7 @@ The landing zone gets buckets airlock-ENV-{landing,raw,quarantine}, the shared S
 the standard tier, one queue (+ DLQ) per dedicated tenant, and EventBridge rules routing each upload
 to its queue, as in docs/contracts.md.
 
-onboarding while it runs (without --tenants): a new include/tenants/<id>.yaml is picked up within
+onboarding while it runs (without --tenants): a new dags/registry/tenants/<id>.yaml is picked up within
 seconds. A standard tenant needs nothing new (its uploads go to the shared queue); a dedicated one
 gets its queue and rule, and the DAG processor restarts to add its watcher.
 

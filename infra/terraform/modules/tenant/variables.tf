@@ -28,7 +28,7 @@ variable "isolation_tier" {
 
   validation {
     condition     = contains(["standard", "dedicated"], var.isolation_tier)
-    error_message = "isolation_tier must be standard or dedicated (include/tenants/<id>.yaml)."
+    error_message = "isolation_tier must be standard or dedicated (dags/registry/tenants/<id>.yaml)."
   }
 }
 
