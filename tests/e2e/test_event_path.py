@@ -6,7 +6,8 @@ asset event -> router -> snapshot -> processing run. Each test asserts what happ
 - a notification delivered twice gives one processing run;
 - an event pushed to the REST API (the body modules/event_push sends) is processed like a watcher's;
 - the triggerer dies (SIGKILL) after its trigger received a message and before the event was stored:
-  the message is redelivered, and the batch is processed exactly once.
+  the message is redelivered, and the batch is processed exactly once;
+- tenants added while the stack runs (`airlock dev`'s pickup) get their events, through their tier's queue.
 """
 
 from __future__ import annotations
@@ -50,10 +51,27 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 180.0, interv
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+def registry() -> Iterator[Path]:
+    """A copy of the registry's tenants that the onboarding test adds to (the stack and this process read it)."""
+    folder = REPO / "var" / "e2e" / f"event_path-registry-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(REPO / "dags" / "registry" / "tenants", folder)
+    previous = os.environ.get("AIRLOCK_TENANTS_DIR")
+    os.environ["AIRLOCK_TENANTS_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("AIRLOCK_TENANTS_DIR", None)
+    else:
+        os.environ["AIRLOCK_TENANTS_DIR"] = previous
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack(registry: Path) -> Iterator[LocalStack]:
     state = REPO / "var" / "e2e" / f"event_path-{os.getpid()}"
     shutil.rmtree(state, ignore_errors=True)
     extra = {
+        "AIRLOCK_TENANTS_DIR": str(registry),
         "AIRLOCK_WAREHOUSE_DIR": str(state / "warehouse"),
         "AIRLOCK_RECONCILE_INTERVAL": "1d",
         "AIRLOCK_WATCHER_VISIBILITY_TIMEOUT": str(VISIBILITY),
@@ -80,14 +98,14 @@ def depth(stack: LocalStack, url: str) -> tuple[int, int]:
     return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
-def processing_runs(stack: LocalStack, batch: str) -> list[dict[str, Any]]:
-    return stack.api.dag_runs("process_inventory", partition_key=f"initech|{batch}")
+def processing_runs(stack: LocalStack, batch: str, tenant: str = "initech") -> list[dict[str, Any]]:
+    return stack.api.dag_runs("process_inventory", partition_key=f"{tenant}|{batch}")
 
 
-def wait_processed(stack: LocalStack, batch: str, timeout: float = 300.0) -> list[dict[str, Any]]:
+def wait_processed(stack: LocalStack, batch: str, timeout: float = 300.0, tenant: str = "initech") -> list[Any]:
     return wait_for(
-        f"a successful processing run for initech|{batch}",
-        lambda: [r for r in processing_runs(stack, batch) if r["state"] == "success"],
+        f"a successful processing run for {tenant}|{batch}",
+        lambda: [r for r in processing_runs(stack, batch, tenant) if r["state"] == "success"],
         timeout=timeout,
         interval=2.0,
     )
@@ -97,8 +115,8 @@ def landing_events(stack: LocalStack) -> list[dict[str, Any]]:
     return stack.api.asset_events(asset_id=stack.api.asset_id("landing"), limit=500)
 
 
-def upload(stack: LocalStack, batch: str) -> str:
-    key = f"initech/inventory/{batch}/stock_main.csv"
+def upload(stack: LocalStack, batch: str, tenant: str = "initech") -> str:
+    key = f"{tenant}/inventory/{batch}/stock_main.csv"
     stack.s3.put_object(Bucket=LANDING, Key=key, Body=STOCK)
     return key
 
@@ -233,3 +251,25 @@ def test_a_triggerer_killed_before_the_event_is_stored_loses_nothing(stack: Loca
     assert hinted and all(e["extra"].get("from_trigger") for e in hinted), "redelivered through the watcher"
     wait_for("the stored message is deleted", lambda: depth(stack, queue) == (0, 0), timeout=60)
     assert len(stack.api.dag_runs("airlock_reconcile")) == sweeps_before, "the sweep is off: it did not save the batch"
+
+
+def test_tenants_onboarded_while_the_stack_runs_get_their_events(stack: LocalStack, registry: Path) -> None:
+    """What `airlock dev` does when a tenant file appears: a standard tenant needs nothing, a dedicated
+    one gets its queue, its rule and (after the DAG processor restarts) the router's watcher."""
+    template = (registry / "acme.yaml").read_text()
+    for tenant, tier in (("newco", "standard"), ("hooli", "dedicated")):
+        text = template.replace("tenant_id: acme", f"tenant_id: {tenant}").replace("tenant_acme", f"tenant_{tenant}")
+        (registry / f"{tenant}.yaml").write_text(text.replace("isolation_tier: standard", f"isolation_tier: {tier}"))
+    done = stack.rewire(sorted(p.stem for p in registry.glob("*.yaml")))
+    assert (done.added, done.dedicated_gained, done.restarted) == (["hooli", "newco"], ["hooli"], True)
+    settings = load_settings({**stack.env, "AIRLOCK_HOME": str(REPO)})
+    assert settings.queue_url("newco") == settings.shared_queue_url
+    hooli_queue = settings.queue_url("hooli")
+    assert hooli_queue and hooli_queue != settings.shared_queue_url
+    wait_until_watched(stack.sqs, hooli_queue, timeout=240)  # the re-parsed router watches hooli's queue
+    upload(stack, "onb001", tenant="newco")
+    upload(stack, "onb001", tenant="hooli")
+    wait_processed(stack, "onb001", tenant="newco")
+    wait_processed(stack, "onb001", tenant="hooli")
+    hinted = {e["extra"]["payload"]["queue_url"] for e in landing_events(stack) if "onb001" in json.dumps(e["extra"])}
+    assert hinted == {settings.shared_queue_url, hooli_queue}, "each upload arrived through its own tier's queue"

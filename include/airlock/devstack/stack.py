@@ -171,19 +171,23 @@ class LocalStack:
         self.env.update(env)
         restarted = False
         if (gained or lost) and self.airflow is not None:
-            self.airflow.env.update(env)  # the env the supervisor restarts the DAG processor with
+            self.airflow.env.update(env)
             self._restart("dag-processor")
             restarted = True
         return Rewired(added, gained, lost, restarted)
 
     def _restart(self, name: str) -> None:
+        """Stop one Airflow component and start it again with the stack's current environment."""
+        assert self.airflow is not None
         managed = next(p for p in self.supervisor.processes if p.name == name)
         root = psutil.Process(managed.pid)
-        tree = [root, *root.children(recursive=True)]
-        report = terminate_trees({name: tree}, popens=[managed.popen], log=self._log)
+        report = terminate_trees({name: [root, *root.children(recursive=True)]}, popens=[managed.popen], log=self._log)
         if report.survivors:
             raise ProcessError(f"{name} did not stop for its restart: {report.survivors}")
-        self.supervisor.restart(name)
+        self.supervisor.processes.remove(managed)
+        self.supervisor.start(
+            name, managed.argv, env=self.airflow.env, cwd=managed.cwd, tier=managed.tier, escalation=managed.escalation
+        )
 
     def stop(self) -> StopReport:
         """Stop everything now (idempotent; leaving the `with` block does the same)."""
