@@ -81,14 +81,14 @@ def _pct(values: list[float], q: float) -> float | None:
 
 # -- registry and wiring ----------------------------------------------------------------------------
 def make_registry(folder: Path, count: int) -> tuple[Path, list[str], list[str]]:
-    """`count` tenants shaped like the demo's acme; every 100th (t00050, t00150, ...) is dedicated."""
+    """`count` tenants shaped like the demo's initech; every 100th (t00050, t00150, ...) is dedicated."""
     tenants = folder / f"tenants_{count}"
     tenants.mkdir(parents=True)
-    template = (ROOT / "dags" / "registry" / "tenants" / "acme.yaml").read_text()
+    template = (ROOT / "dags" / "registry" / "tenants" / "initech.yaml").read_text()  # one file completes a batch
     ids, dedicated = [], []
     for i in range(count):
         tid = f"t{i:05d}"
-        text = template.replace("tenant_id: acme", f"tenant_id: {tid}").replace("tenant_acme", f"tenant_{tid}")
+        text = template.replace("tenant_id: initech", f"tenant_id: {tid}").replace("tenant_initech", f"tenant_{tid}")
         if i % DEDICATED_EVERY == DEDICATED_EVERY // 2:
             text = text.replace("isolation_tier: standard", "isolation_tier: dedicated")
             dedicated.append(tid)

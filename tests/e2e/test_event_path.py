@@ -256,10 +256,10 @@ def test_a_triggerer_killed_before_the_event_is_stored_loses_nothing(stack: Loca
 def test_tenants_onboarded_while_the_stack_runs_get_their_events(stack: LocalStack, registry: Path) -> None:
     """What `airlock dev` does when a tenant file appears: a standard tenant needs nothing, a dedicated
     one gets its queue, its rule and (after the DAG processor restarts) the router's watcher."""
-    template = (registry / "acme.yaml").read_text()
+    template = (registry / "initech.yaml").read_text()  # one stock file completes a batch
     for tenant, tier in (("newco", "standard"), ("hooli", "dedicated")):
-        text = template.replace("tenant_id: acme", f"tenant_id: {tenant}").replace("tenant_acme", f"tenant_{tenant}")
-        (registry / f"{tenant}.yaml").write_text(text.replace("isolation_tier: standard", f"isolation_tier: {tier}"))
+        text = template.replace("initech", tenant).replace("isolation_tier: standard", f"isolation_tier: {tier}")
+        (registry / f"{tenant}.yaml").write_text(text)
     done = stack.rewire(sorted(p.stem for p in registry.glob("*.yaml")))
     assert (done.added, done.dedicated_gained, done.restarted) == (["hooli", "newco"], ["hooli"], True)
     settings = load_settings({**stack.env, "AIRLOCK_HOME": str(REPO)})
