@@ -1,7 +1,7 @@
 """Today's one-queue-per-tenant design, rebuilt for benchmarks (event_scale, event_latency) to compare against.
 
 Not part of the kit: `per_tenant_wiring` creates a queue (+ DLQ) per tenant and one S3 queue
-configuration per prefix on the local endpoint (as airlock.devstack.local_aws did before ADR 0008);
+configuration per prefix on the local endpoint (as airlock.devstack.local_aws did before ADR 0010);
 `baseline_dags` copies dags/ and points the router at bench/_per_tenant_landing.py (one stock
 MessageQueueTrigger per tenant).
 """

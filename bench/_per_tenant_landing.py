@@ -1,4 +1,4 @@
-"""Baseline for bench/event_scale.py: the `landing` asset before ADR 0008, one queue and one watcher per tenant.
+"""Baseline for bench/event_scale.py: the `landing` asset before ADR 0010, one queue and one watcher per tenant.
 
 Not part of the kit. bench/event_scale.py copies this file into a throwaway copy of dags/ and points
 the router at it, so today's design is measured beside the shared queue in the same run, with the

@@ -2,7 +2,7 @@
 
 Two configurations on the real local stack, in the same benchmark run:
 - kit: the kit's SqsQueueTrigger on the shared queue (S3 -> EventBridge -> SQS; 20 s long polls,
-  no sleep, the message deleted once its event is stored: ADR 0008);
+  no sleep, the message deleted once its event is stored: ADR 0010);
 - stock: the amazon provider's MessageQueueTrigger on one queue per tenant, with the settings the kit
   shipped before (10 s long poll, 1 s `waiter_delay`; bench/_per_tenant_baseline.py).
 Each uploads BATCHES single-file batches, SPACING seconds apart (so runs do not queue behind each

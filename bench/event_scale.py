@@ -10,7 +10,7 @@ standard-tier tenants, 1% dedicated. Measured per configuration:
 - DAG-folder parse time (fresh process, median of 3, as bench/tenant_scale.py measures it);
 - upload -> processing-run start, p50/p95 over 20 single-file batches of one standard tenant.
 
-The shared-queue design (ADR 0008) runs at 10, 1,000 and 10,000 tenants; today's one-queue-per-tenant
+The shared-queue design (ADR 0010) runs at 10, 1,000 and 10,000 tenants; today's one-queue-per-tenant
 design (bench/_per_tenant_landing.py: the stock MessageQueueTrigger per tenant) at 10 and 1,000, in
 the same run. The reconcile sweep is pushed out to 1 h so that only events start batches.
 Targets (issue 13): at 10,000 tenants at most 1 + dedicated triggers; idle SQS requests of the shared

@@ -18,7 +18,7 @@ def landing_asset(settings: Settings) -> Asset:
     """The landing zone, watched on the shared queue and on each dedicated tenant's queue.
 
     One `SqsQueueTrigger` per queue: 1 + (dedicated tenants) triggers, however many standard tenants
-    share the shared queue (ADR 0008). None when the landing zone is a folder: the sweep finds batches.
+    share the shared queue (ADR 0010). None when the landing zone is a folder: the sweep finds batches.
     """
     from airlock.triggers.sqs import SqsQueueTrigger
 

@@ -69,7 +69,7 @@ module "queue" {
   tags                      = local.tags
 }
 
-# Before ADR 0008 every tenant had these: a dedicated tenant keeps them, a standard one loses them.
+# Before ADR 0010 every tenant had these: a dedicated tenant keeps them, a standard one loses them.
 moved {
   from = aws_sqs_queue.landing
   to   = module.queue[0].aws_sqs_queue.this
