@@ -319,3 +319,15 @@ def test_the_default_rule_is_settle_for_five_minutes(registry_dirs):
     registry = set_completion(registry_dirs, "acme", "orders", None)
     rule = registry.tenants["acme"].dataflows["orders"].completion
     assert (rule.rule, rule.settle) == ("settle", timedelta(minutes=5))
+
+
+def test_status_labels_the_batch_incomplete_delivered(registry, zone):
+    clock = Clock()
+    zone.put("acme/inventory/20261120/stock_eu.csv", STOCK)
+    zone.put("acme/inventory/20261120/stock_us.csv", STOCK)
+    clock.intake(registry, zone).sweep()
+    zone.put("acme/inventory/20261120/stock_asia.csv", STOCK)
+    clock.intake(registry, zone).sweep()
+    rows = collect_status(registry, zone.landing, zone.raw, zone.quarantine)
+    (row,) = [r for r in rows if (r.tenant_id, r.dataflow) == ("acme", "inventory")]
+    assert row.label == "snapshotted, incomplete-delivered (1 late file)"

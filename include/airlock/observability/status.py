@@ -112,9 +112,11 @@ class BatchStatus:
             return f"{self.state} {self.files_present}/{self.files_required} files"
         if self.state == "quarantined":
             return f"quarantined ({self.quarantined} file{'s' if self.quarantined != 1 else ''})"
-        if self.attempt and self.attempt > 1:
-            return f"{self.state} (attempt {self.attempt})"
-        return self.state
+        label = f"{self.state} (attempt {self.attempt})" if self.attempt and self.attempt > 1 else self.state
+        if self.incomplete_delivered:  # processed without files that came after its snapshot
+            n = self.after_snapshot_files
+            label += f", incomplete-delivered ({n} late file{'s' if n != 1 else ''})"
+        return label
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
