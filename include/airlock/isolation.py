@@ -13,9 +13,10 @@ import argparse
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:  # Airflow is imported lazily: the entrypoint runs in images w
     from airlock.settings import Settings
 
 ENTRYPOINT_MODULE = "airlock.isolation"
+ENTRYPOINT = ("python", "-m", ENTRYPOINT_MODULE)
+"""The runner image's ENTRYPOINT (Dockerfile.runner): pods and ECS tasks are given only its arguments."""
 CLAIM_TASK_ID = "claim"
 RUN_KEYS = ("tenant_id", "batch_id", "dataflow", "tenant_schema")
 """The claim task's XCom keys every isolated step receives (docs/contracts.md, dbt vars)."""
@@ -64,28 +67,54 @@ class IsolationConfig:
     ecs_task_role_arn_template: str = ""
     aws_region: str | None = None
     aws_conn_id: str = "aws_default"
-    # Sizes of one heavy step (Kubernetes quantities; ECS gets the equivalent CPU units / MiB).
-    cpu: str = "1"
-    memory: str = "2Gi"
+    # Sizes (Kubernetes quantities; ECS gets the equivalent CPU units / MiB): a dataflow's dbt build, and a
+    # heavy step or the build of a dataflow with a model tagged `heavy`.
+    build_cpu: str = "1"
+    build_memory: str = "2Gi"
+    cpu: str = "2"
+    memory: str = "4Gi"
+    # Kubernetes: the Secret whose keys become the dbt container's environment (warehouse credentials), and
+    # the tenant's processing role the build assumes (`{tenant}` filled per run).
+    k8s_warehouse_secret: str = "airlock-warehouse"  # noqa: S105 - the Secret's name, not a secret
+    k8s_tenant_role_arn_template: str = ""
     # Local: the separate virtualenv's interpreter, and PYTHONPATH so it finds the kit's package.
     local_python: str = sys.executable
     local_pythonpath: str = ""
     # Passed to every isolated step; never a secret (secrets come from the pod's/task's own role).
     env: Mapping[str, str] = field(default_factory=dict)
 
+    def size(self, heavy: bool) -> tuple[str, str]:
+        """(cpu, memory) of one container: the heavy size, or a dbt build's ordinary one."""
+        return (self.cpu, self.memory) if heavy else (self.build_cpu, self.build_memory)
+
     @property
     def ecs_cpu_units(self) -> int:
-        """Kubernetes CPU ("500m", "2") as ECS CPU units (1 vCPU = 1024)."""
-        return int(float(self.cpu[:-1]) / 1000 * 1024) if self.cpu.endswith("m") else int(float(self.cpu) * 1024)
+        return ecs_cpu_units(self.cpu)
 
     @property
     def ecs_memory_mib(self) -> int:
-        """Kubernetes memory ("512Mi", "2Gi") as ECS MiB."""
-        units = {"Mi": 1, "Gi": 1024}
-        for suffix, factor in units.items():
-            if self.memory.endswith(suffix):
-                return int(float(self.memory[: -len(suffix)]) * factor)
-        raise ConfigError(f"AIRLOCK_HEAVY_MEMORY={self.memory!r}: write it like 512Mi or 2Gi.")
+        return ecs_memory_mib(self.memory)
+
+
+def ecs_cpu_units(cpu: str) -> int:
+    """Kubernetes CPU ("500m", "2") as ECS CPU units (1 vCPU = 1024)."""
+    try:
+        return int(float(cpu[:-1]) / 1000 * 1024) if cpu.endswith("m") else int(float(cpu) * 1024)
+    except ValueError:
+        raise ConfigError(
+            f"CPU quantity {cpu!r} (AIRLOCK_HEAVY_CPU / AIRLOCK_DBT_CPU): write it like 500m or 2."
+        ) from None
+
+
+def ecs_memory_mib(memory: str) -> int:
+    """Kubernetes memory ("512Mi", "2Gi") as ECS MiB."""
+    units = {"Mi": 1, "Gi": 1024}
+    for suffix, factor in units.items():
+        if memory.endswith(suffix):
+            return int(float(memory[: -len(suffix)]) * factor)
+    raise ConfigError(
+        f"memory quantity {memory!r} (AIRLOCK_HEAVY_MEMORY / AIRLOCK_DBT_MEMORY): write it like 512Mi or 2Gi."
+    )
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -115,8 +144,12 @@ def load_isolation_config(settings: Settings, environ: Mapping[str, str] | None 
         ecs_task_role_arn_template=env.get("AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE", ""),
         aws_region=env.get("AIRLOCK_AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         aws_conn_id=settings.aws_conn_id,
-        cpu=env.get("AIRLOCK_HEAVY_CPU", "1"),
-        memory=env.get("AIRLOCK_HEAVY_MEMORY", "2Gi"),
+        build_cpu=env.get("AIRLOCK_DBT_CPU", "1"),
+        build_memory=env.get("AIRLOCK_DBT_MEMORY", "2Gi"),
+        cpu=env.get("AIRLOCK_HEAVY_CPU", "2"),
+        memory=env.get("AIRLOCK_HEAVY_MEMORY", "4Gi"),
+        k8s_warehouse_secret=env.get("AIRLOCK_K8S_WAREHOUSE_SECRET", "airlock-warehouse"),
+        k8s_tenant_role_arn_template=env.get("AIRLOCK_K8S_TENANT_ROLE_ARN_TEMPLATE", ""),
         local_python=env.get("AIRLOCK_HEAVY_PYTHON")
         or (str(default_python) if default_python.exists() else sys.executable),
         local_pythonpath=env.get("AIRLOCK_HEAVY_PYTHONPATH", str(home / "include")),
@@ -139,17 +172,26 @@ def load_isolation_config(settings: Settings, environ: Mapping[str, str] | None 
                 "module's Terraform outputs (cluster_arn, task_definition_family, private_subnet_ids, "
                 "task_role_arn_template with '{tenant}'; `airlock infra output` prints them)."
             )
-    config.ecs_memory_mib  # noqa: B018 - validate the quantity at parse time, not when the task runs
+    if settings.execution_target == "kubernetes" and "{tenant}" not in config.k8s_tenant_role_arn_template:
+        raise ConfigError(
+            "AIRLOCK_EXECUTION_TARGET=kubernetes needs AIRLOCK_K8S_TENANT_ROLE_ARN_TEMPLATE with '{tenant}' (the "
+            "tenant module's processing role, e.g. arn:aws:iam::123456789012:role/airlock-prod-{tenant}-processing): "
+            "each run's pod acts as its tenant."
+        )
+    for cpu, memory in (config.size(True), config.size(False)):  # validate the quantities at parse time
+        ecs_cpu_units(cpu), ecs_memory_mib(memory)
     return config
 
 
-def entrypoint_command(callable_path: str, payload: Mapping[str, Any]) -> list[str]:
-    """The argv after the interpreter: identical in the pod, the ECS container and the local venv.
+def entrypoint_args(callable_path: str, payload: Mapping[str, Any]) -> list[str]:
+    """The entrypoint's arguments: identical in the pod, the ECS container and the local venv.
 
-    The payload may hold Jinja templates: their rendered values are plain identifiers (registry-checked
-    tenant ids, batch ids), so the JSON stays valid once Airflow renders it.
+    Containers run the runner image's ENTRYPOINT (`python -m airlock.isolation`, Dockerfile.runner) and get
+    only these; the local subprocess runs `<python> -m airlock.isolation` with them. The payload may hold
+    Jinja templates: their rendered values are plain identifiers (registry-checked tenant ids, batch ids),
+    so the JSON stays valid once Airflow renders it.
     """
-    return ["-m", ENTRYPOINT_MODULE, callable_path, "--payload", json.dumps(dict(payload), sort_keys=True)]
+    return [callable_path, "--payload", json.dumps(dict(payload), sort_keys=True)]
 
 
 # ---- Kubernetes / ECS keyword arguments, shared with Cosmos's isolated dbt operators -----------------
@@ -231,16 +273,16 @@ def heavy_task(
     full_payload = {**(payload or {}), **run_payload(claim_task_id)}
     tenant = claim_template("tenant_id", claim_task_id)
     env = {**config.env, "AIRLOCK_TENANT_ID": tenant, "AIRLOCK_BATCH_ID": claim_template("batch_id", claim_task_id)}
-    argv = entrypoint_command(callable_path, full_payload)
+    args = entrypoint_args(callable_path, full_payload)
     common = {"task_id": task_id, "retries": retries, **operator_kwargs}
 
     if settings.execution_target == "kubernetes":
         from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
+        env["AIRLOCK_TENANT_ROLE_ARN"] = config.k8s_tenant_role_arn_template.replace("{tenant}", tenant)
         return KubernetesPodOperator(
             name=f"airlock-{task_id}".replace("_", "-")[:63],
-            cmds=["python"],
-            arguments=argv,
+            arguments=args,  # the image's ENTRYPOINT is `python -m airlock.isolation`
             env_vars=env,
             **pod_kwargs(config, {"airlock/step": task_id.replace("_", "-")}),
             **common,
@@ -252,12 +294,15 @@ def heavy_task(
             "containerOverrides": [
                 {
                     "name": config.ecs_container,
-                    "command": ["python", *argv],
+                    "command": args,  # after the image's ENTRYPOINT
                     "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
                     "cpu": config.ecs_cpu_units,
                     "memory": config.ecs_memory_mib,
                 }
             ],
+            # Fargate: a container cannot outgrow its task, so the task size is overridden too.
+            "cpu": str(config.ecs_cpu_units),
+            "memory": str(config.ecs_memory_mib),
             "taskRoleArn": config.ecs_task_role_arn_template.replace("{tenant}", tenant),
         }
         return EcsRunTaskOperator(
@@ -268,7 +313,11 @@ def heavy_task(
             **common,
         )
     return LocalVenvOperator(
-        python=config.local_python, argv=argv, env=env, pythonpath=config.local_pythonpath, **common
+        python=config.local_python,
+        argv=["-m", ENTRYPOINT_MODULE, *args],
+        env=env,
+        pythonpath=config.local_pythonpath,
+        **common,
     )
 
 
@@ -329,7 +378,10 @@ _LOCAL_VENV_OPERATOR: Any = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Container entrypoint: import `module:function` and call it with the payload as keyword args."""
+    """Container entrypoint: import `module:function` and call it with the payload as keyword args.
+
+    An int result is the exit code; anything else is printed as JSON and the exit code is 0.
+    """
     parser = argparse.ArgumentParser(prog="python -m airlock.isolation", description=main.__doc__)
     parser.add_argument("callable", help="module:function")
     parser.add_argument("--payload", default="{}", help="JSON object passed as keyword arguments")
@@ -340,11 +392,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"airlock.isolation: payload lacks {missing}; the factory always passes them", file=sys.stderr)
         return 2
+    try:
+        assume_tenant_role(str(payload["tenant_id"]), str(payload["batch_id"]))
+    except ConfigError as exc:
+        print(f"airlock.isolation: {exc}", file=sys.stderr)
+        return 2
     function = getattr(importlib.import_module(module_name), function_name)
     result = function(**payload)
+    if isinstance(result, int) and not isinstance(result, bool):
+        return result  # the callable's own exit code (the dbt runner's: 0 built, 1 failures, 2 could not run)
     if result is not None:
         print(json.dumps(result, default=str))
     return 0
+
+
+def assume_tenant_role(tenant_id: str, batch_id: str, environ: MutableMapping[str, str] | None = None) -> str | None:
+    """Act as the run's tenant: assume AIRLOCK_TENANT_ROLE_ARN, if set, and export its credentials.
+
+    A pod runs under the deployment's workload identity; what it does for a tenant must be done as that
+    tenant's processing role (modules/tenant), which the identity may assume. An ECS task already runs as
+    the tenant's role (taskRoleArn) and leaves the variable unset. Returns the role assumed, if any.
+    """
+    env = os.environ if environ is None else environ
+    role_arn = env.get("AIRLOCK_TENANT_ROLE_ARN")
+    if not role_arn:
+        return None
+    role_name = role_arn.rsplit("/", 1)[-1]
+    if not re.search(rf"(^|[^a-z0-9]){re.escape(tenant_id)}([^a-z0-9]|$)", role_name):
+        raise ConfigError(f"AIRLOCK_TENANT_ROLE_ARN {role_arn} is not tenant {tenant_id}'s role; refusing to run.")
+    import boto3
+
+    session_name = f"airlock-{tenant_id}-{batch_id}"[:64]
+    credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    env["AWS_ACCESS_KEY_ID"] = credentials["AccessKeyId"]
+    env["AWS_SECRET_ACCESS_KEY"] = credentials["SecretAccessKey"]
+    env["AWS_SESSION_TOKEN"] = credentials["SessionToken"]
+    print(f"airlock.isolation: acting as {role_arn} ({session_name})", file=sys.stderr)
+    return role_arn
 
 
 if __name__ == "__main__":
@@ -353,9 +437,10 @@ if __name__ == "__main__":
 
 __all__ = [
     "IsolationConfig",
+    "assume_tenant_role",
     "claim_template",
     "ecs_kwargs",
-    "entrypoint_command",
+    "entrypoint_args",
     "heavy_task",
     "load_isolation_config",
     "main",

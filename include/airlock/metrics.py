@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -44,7 +44,13 @@ FRESHNESS_SECONDS: Final = "freshness.seconds"
 BATCHES_LATE: Final = "batches.late"
 """gauge: incomplete batches past the contract's deadline (reconcile sweep)."""
 DBT_MODEL_FAILURES: Final = "dbt.model_failures"
-"""count: dbt models that errored or failed tests in a run, tag model:<name> (processing DAG)."""
+"""count: dbt models that errored or failed tests in a run, tag model:<name> (processing DAG's dbt build)."""
+DBT_MODEL_RUNS: Final = "dbt.model_runs"
+"""count: models (and seeds, snapshots) a dbt build reported, tags model:<name>, status:<success|warn|error|fail|…>."""
+DBT_MODEL_ROWS: Final = "dbt.model_rows"
+"""gauge: rows of a model's relation after the build (adapter's count, or the runner's for tables), tag model."""
+DBT_MODEL_DURATION: Final = "dbt.model_duration"
+"""timing (ms): dbt's execution time of a model, tag model."""
 INTAKE_ERRORS: Final = "intake.errors"
 """count: exceptions contained to one tenant or batch by the router/reconcile, tag stage:<stage>;
 dataflow `_all` when the whole tenant is concerned (its listing, or its invalid tenant file)."""
@@ -62,6 +68,9 @@ METRIC_NAMES: Final = frozenset(
         BATCHES_LATE,
         DBT_MODEL_FAILURES,
         INTAKE_ERRORS,
+        DBT_MODEL_RUNS,
+        DBT_MODEL_ROWS,
+        DBT_MODEL_DURATION,
     }
 )
 
@@ -206,15 +215,23 @@ class TenantMetrics:
         self.run_started(seconds)
         return seconds
 
-    def dbt_results(self, run_results: Mapping[str, Any]) -> list[str]:
-        """Count the failed nodes of a dbt `run_results.json` (error/fail); return their names."""
-        failed = [
-            _node_name(str(r.get("unique_id", "?")))
-            for r in run_results.get("results") or []
-            if isinstance(r, Mapping) and r.get("status") in ("error", "fail", "runtime error")
-        ]
-        for name in failed:
-            self.dbt_model_failed(name)
+    def dbt_models(self, outcomes: Iterable[Any]) -> list[str]:
+        """Each model's result from a dbt build (status, rows, duration); return the names that failed.
+
+        `outcomes` are airlock.transform.results.ModelOutcome: a model with its tests, so a model whose
+        data test failed counts as a failure of that model (status `fail`).
+        """
+        failed = []
+        for outcome in outcomes:
+            name = _node_name(str(outcome.unique_id))
+            self.incr(DBT_MODEL_RUNS, tags={"model": name, "status": outcome.status})
+            if outcome.rows is not None:
+                self.gauge(DBT_MODEL_ROWS, outcome.rows, {"model": name})
+            if outcome.execution_time is not None:
+                self.timing(DBT_MODEL_DURATION, outcome.execution_time, {"model": name})
+            if outcome.status in ("error", "fail"):
+                self.dbt_model_failed(name)
+                failed.append(name)
         return failed
 
     def intake_failed(self, stage: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,11 @@ def reconcile(outlet_events: Any, owner: str, inlet_events: Any = None, task: An
 def claim(
     dataflow: str, partition_key: str | None, run_id: str, dag_id: str, run_start: datetime | None = None
 ) -> dict[str, Any]:
-    """Verify the partition key and claim the batch; a duplicate run skips everything after it."""
+    """Verify the partition key and claim the batch; a duplicate run skips everything after it.
+
+    `claimed_at` marks this claim: a retried or cleared dbt build resumes only the nodes it has not built
+    under the same claim (airlock.transform.state); a re-run from the claim builds from scratch.
+    """
     from airflow.exceptions import AirflowSkipException
 
     settings = load_settings()
@@ -145,7 +150,7 @@ def claim(
     if run_start:
         tenant_metrics = metrics.for_tenant(plan.batch.tenant_id, dataflow)
         tenant_metrics.run_started_after(plan.manifest.get("last_arrival"), run_start)
-    return plan.as_xcom()
+    return {**plan.as_xcom(), "claimed_at": datetime.now(UTC).isoformat()}
 
 
 def _clear_number() -> int:
@@ -195,6 +200,26 @@ def publish(xcom: dict[str, Any], rows: dict[str, int], run_id: str, dag_id: str
     return done
 
 
+def failure_recorder(dataflow: str) -> Callable[[Mapping[str, Any]], None]:
+    """The `on_failure_callback` of a processing DAG's tasks: a task that fails for good records the batch.
+
+    A callback, not a task: a task with trigger rule one_failed was the DAG's only leaf, so a failed batch
+    showed as a green run, and a successful one carried a skipped task. It runs in the failed task's own
+    process (or, if that process died, wherever Airflow runs the task's callbacks).
+    """
+
+    def record(context: Mapping[str, Any]) -> None:
+        dag_run = context.get("dag_run")
+        record_failure(
+            dataflow,
+            getattr(dag_run, "partition_key", None),
+            str(getattr(dag_run, "run_id", "")),
+            str(getattr(context.get("dag"), "dag_id", "")),
+        )
+
+    return record
+
+
 def record_failure(dataflow: str, partition_key: str | None, run_id: str, dag_id: str) -> None:
     """Record a failed run in `_DONE.json`, so status views show it without asking Airflow."""
     settings = load_settings()
@@ -207,3 +232,4 @@ def record_failure(dataflow: str, partition_key: str | None, run_id: str, dag_id
         return  # a forged or unknown key: nothing of ours to mark
     record_done(raw, batch, run_id, dag_id, "failed", {})
     metrics.for_tenant(batch.tenant_id, batch.dataflow).batch_processed(success=False)
+    log.info("recorded batch %s of %s as failed (run %s)", partition_key, dataflow, run_id)

@@ -83,12 +83,23 @@ class TableSpec(_Strict):
 
 
 class Dataflow(_Strict):
-    """A processing pipeline shared by all subscribed tenants: one DAG, one asset, one dbt tag."""
+    """A processing pipeline shared by all subscribed tenants: one DAG, one asset, one dbt selection.
+
+    The selection is a dbt tag (`dbt_tag`) or, for a project of your own, a YAML selector of its
+    selectors.yml (`dbt_selector`): docs/byo-dbt-project.md.
+    """
 
     dataflow: Annotated[str, Field(pattern=IDENTIFIER)]
     description: str = ""
-    dbt_tag: str
+    dbt_tag: str | None = None
+    dbt_selector: str | None = None
     tables: dict[str, TableSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> Dataflow:
+        if (self.dbt_tag is None) == (self.dbt_selector is None):
+            raise ValueError("set exactly one of dbt_tag (a dbt tag) or dbt_selector (a selector of selectors.yml)")
+        return self
 
     @property
     def dag_id(self) -> str:

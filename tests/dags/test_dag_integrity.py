@@ -84,12 +84,9 @@ def test_expected_dags_one_per_dataflow(parsed):
     for dataflow in dataflows:
         dag = parsed["dags"][f"process_{dataflow}"]
         assert dag["timetable"] == "PartitionedAssetTimetable"
-        assert any(t.startswith("dbt.") for t in dag["tasks"]), "the dbt models are rendered as tasks by Cosmos"
-        writers = {
-            t: v["pool"]
-            for t, v in dag["tasks"].items()
-            if t == "load" or (t.startswith("dbt.") and v["type"] != "EmptyOperator")  # Cosmos's producer gate
-        }
+        assert dag["tasks"]["dbt_build"]["type"] == "SubprocessDbtBuildOperator", "one dbt build per run (default)"
+        assert "record_failure" not in dag["tasks"], "a failed batch fails the run: no one_failed leaf"
+        writers = {t: v["pool"] for t, v in dag["tasks"].items() if t in ("load", "dbt_build")}
         assert set(writers.values()) == {"airlock_duckdb"}, "DuckDB writers take turns on the local target"
 
 

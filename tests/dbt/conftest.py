@@ -7,8 +7,10 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import duckdb
 import pytest
@@ -172,3 +174,53 @@ def load_raw_postgres(server: Postgres, tenant: str, dataflow: str, batch: str =
             values = ", ".join("'" + row[c].replace("'", "''") + "'" for c in columns)
             statements.append(f"insert into {name} values ({values})")
     server.psql(";\n".join(statements))
+
+
+@dataclass
+class FakeTaskInstance:
+    """What the build task reads from Airflow's task instance: the claim's XCom, its try; XCom it pushes.
+
+    The operator under test is real and runs dbt for real; this is only the context Airflow would hand it
+    (tests/dbt/test_build_run.py runs the same operator under the real scheduler).
+    """
+
+    claim: dict[str, Any]
+    try_number: int = 1
+    dag_id: str = "process_inventory"
+    run_id: str = "manual__test"
+    task_id: str = "dbt_build"
+    map_index: int = -1
+    pushed: dict[str, Any] = field(default_factory=dict)
+
+    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", **_: Any) -> Any:
+        return dict(self.claim) if task_ids == "claim" and key == "return_value" else None
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def run_context(
+    tenant: str,
+    dataflow: str = "inventory",
+    batch: str = "20261102",
+    *,
+    try_number: int = 1,
+    claimed_at: str = "2026-11-02T07:00:00+00:00",
+    partition_key: str | None = "",
+) -> dict[str, Any]:
+    """The task context of one processing run's dbt task (the claim's XCom, the run's partition key)."""
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    claim = {
+        "tenant_id": tenant,
+        "batch_id": batch,
+        "dataflow": dataflow,
+        "tenant_schema": f"tenant_{tenant}",
+        "claimed_at": claimed_at,
+    }
+    key = f"{tenant}|{batch}" if partition_key == "" else partition_key
+    return {
+        "ti": FakeTaskInstance(claim, try_number, dag_id=f"process_{dataflow}"),
+        "dag_run": SimpleNamespace(partition_key=key, run_id="manual__test"),
+        "outlet_events": OutletEventAccessors(),
+    }

@@ -1,8 +1,9 @@
 """Real Airflow runs of the dbt task group: two tenants at once, one of them failing a dbt test.
 
 Each run is an `airflow dags test` process with its own AIRFLOW_HOME (SQLite allows one writer), on a
-throwaway DAG shaped like the lead's processing DAG: claim >> dbt task group, in LOCAL mode (one `dbt build`
-per model task; the default WATCHER mode needs a triggerer: tests/dbt/test_watcher_run.py).
+throwaway DAG shaped like the processing DAG: claim >> dbt task group, in LOCAL per-model mode (one `dbt build`
+per model task, Cosmos), which stays available by configuration; the default, one build per run, is
+tests/dbt/test_runner.py's and tests/dbt/test_build_run.py's subject.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from airflow.sdk import DAG, task
 
 from airlock.settings import load_settings
 from airlock.tenants import load_dataflows
-from airlock.transform import dbt_task_group
+from airlock.transform.steps import dbt_steps
 
 settings = load_settings()
 flow = load_dataflows(settings.dataflows_dir)["inventory"]
@@ -38,7 +39,7 @@ with DAG("t_inventory", schedule=None, start_date=datetime(2026, 1, 1), catchup=
         return {"tenant_id": tenant, "batch_id": "20261102", "dataflow": "inventory",
                 "tenant_schema": f"tenant_{tenant}"}
 
-    claim() >> dbt_task_group(flow, settings)
+    claim() >> dbt_steps(flow, settings).entry
 '''
 
 

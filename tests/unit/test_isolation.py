@@ -40,6 +40,7 @@ K8S_ENV = {
     "AIRLOCK_K8S_SERVICE_ACCOUNT": "airlock-transform",
     "AIRLOCK_HEAVY_CPU": "500m",
     "AIRLOCK_HEAVY_MEMORY": "1Gi",
+    "AIRLOCK_K8S_TENANT_ROLE_ARN_TEMPLATE": "arn:aws:iam::123456789012:role/airlock-prod-{tenant}-processing",
 }
 
 
@@ -86,7 +87,7 @@ def test_ecs_task_runs_the_entrypoint_in_the_tenant_context() -> None:
     overrides = rendered(op, "overrides", "globex")
     container = overrides["containerOverrides"][0]
     assert container["name"] == "airlock"
-    assert container["command"][:3] == ["python", "-m", ENTRYPOINT_MODULE]
+    assert container["command"][:2] == [CALLABLE, "--payload"], "the image's ENTRYPOINT is python -m airlock.isolation"
     assert payload_of(container["command"]) == {
         "batch_id": "b1",
         "dataflow": "orders",
@@ -96,6 +97,7 @@ def test_ecs_task_runs_the_entrypoint_in_the_tenant_context() -> None:
     }
     assert {"name": "AIRLOCK_TENANT_ID", "value": "globex"} in container["environment"]
     assert (container["cpu"], container["memory"]) == (2048, 4096)
+    assert (overrides["cpu"], overrides["memory"]) == ("2048", "4096"), "Fargate sizes the task, not only its container"
     assert overrides["taskRoleArn"] == "arn:aws:iam::123456789012:role/airlock-prod-globex-processing"
     assert "acme" not in json.dumps(overrides)
     assert rendered(op, "tags", "globex")["airlock:tenant"] == "globex"
@@ -109,13 +111,14 @@ def test_pod_runs_the_same_entrypoint_with_image_resources_and_service_account()
     assert op.service_account_name == "airlock-transform"
     assert op.container_resources.requests == {"cpu": "500m", "memory": "1Gi"}
     assert op.container_resources.limits == {"cpu": "500m", "memory": "1Gi"}
-    assert op.cmds == ["python"]
+    assert not op.cmds, "the image's ENTRYPOINT: python -m airlock.isolation"
     args = rendered(op, "arguments", "initech")
-    assert args[:2] == ["-m", ENTRYPOINT_MODULE]
+    assert args[:2] == [CALLABLE, "--payload"]
     assert payload_of(args)["tenant_id"] == "initech"
     raw_env = rendered(op, "env_vars", "initech")
     env = raw_env if isinstance(raw_env, dict) else {e.name: e.value for e in raw_env}
     assert env["AIRLOCK_TENANT_ID"] == "initech"
+    assert env["AIRLOCK_TENANT_ROLE_ARN"] == "arn:aws:iam::123456789012:role/airlock-prod-initech-processing"
     assert "acme" not in json.dumps(args) + json.dumps(env)
 
 
@@ -160,3 +163,23 @@ def test_bad_memory_quantity_is_a_config_error() -> None:
 def test_entrypoint_refuses_a_payload_without_the_run_identity(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([CALLABLE, "--payload", json.dumps({"tenant_id": "acme"})]) == 2
     assert "lacks" in capsys.readouterr().err
+
+
+def test_the_entrypoint_acts_as_the_runs_tenant_and_refuses_another_tenants_role() -> None:
+    from moto import mock_aws
+
+    from airlock.isolation import assume_tenant_role
+
+    role = "arn:aws:iam::123456789012:role/airlock-prod-initech-processing"
+    with mock_aws():
+        import boto3
+
+        boto3.client("iam", region_name="eu-west-1").create_role(
+            RoleName="airlock-prod-initech-processing", AssumeRolePolicyDocument="{}"
+        )
+        env = {"AIRLOCK_TENANT_ROLE_ARN": role, "AWS_DEFAULT_REGION": "eu-west-1"}
+        assert assume_tenant_role("initech", "b1", env) == role
+        assert env["AWS_SESSION_TOKEN"] and env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+        with pytest.raises(ConfigError, match="is not tenant acme's role"):
+            assume_tenant_role("acme", "b1", {"AIRLOCK_TENANT_ROLE_ARN": role})
+        assert assume_tenant_role("acme", "b1", {}) is None, "ECS: the task role is the tenant's already"

@@ -36,11 +36,13 @@ def test_every_metric_goes_out_with_its_name_value_and_tenant_tags(listener: Sta
     acme.run_started(1.5)
     acme.batch_processed(success=True)
     acme.batch_processed(success=False)
-    acme.dbt_model_failed("fct_orders")
+    from airlock.transform.results import ModelOutcome
+
+    acme.dbt_models([ModelOutcome("model.airlock.fct_orders", "error", rows=7, execution_time=0.5)])
     acme.freshness(120)
     acme.late_batches(0)
     acme.intake_failed("sweep")
-    got = listener.wait_for(lambda d: len(d) == 11)
+    got = listener.wait_for(lambda d: len(d) == 14)
     client.close()
 
     by_name = {d.name: d for d in got}
@@ -54,6 +56,9 @@ def test_every_metric_goes_out_with_its_name_value_and_tenant_tags(listener: Sta
         m.BATCHES_PROCESSED: (1, "c", {}),
         m.BATCHES_FAILED: (1, "c", {}),
         m.DBT_MODEL_FAILURES: (1, "c", {"model": "fct_orders"}),
+        m.DBT_MODEL_RUNS: (1, "c", {"model": "fct_orders", "status": "error"}),
+        m.DBT_MODEL_ROWS: (7, "g", {"model": "fct_orders"}),
+        m.DBT_MODEL_DURATION: (500, "ms", {"model": "fct_orders"}),
         m.FRESHNESS_SECONDS: (120, "g", {}),
         m.BATCHES_LATE: (0, "g", {}),
         m.INTAKE_ERRORS: (1, "c", {"stage": "sweep"}),
@@ -218,16 +223,22 @@ def test_latency_and_dbt_failures_helpers(listener: StatsdListener) -> None:
     started = datetime(2026, 11, 21, 7, 0, 3, tzinfo=UTC)
     assert acme.run_started_after((started - timedelta(seconds=2.5)).isoformat(), started) == 2.5
     assert acme.run_started_after(None, started) is None  # no datagram for an unknown arrival
-    results = {"results": [
-        {"unique_id": "model.airlock.stg_orders", "status": "success"},
-        {"unique_id": "model.airlock.fct_orders", "status": "error"},
-        {"unique_id": "test.airlock.not_null_fct_orders_order_id.abc123", "status": "fail"},
-    ]}  # fmt: skip
-    assert acme.dbt_results(results) == ["fct_orders", "not_null_fct_orders_order_id"]
-    got = listener.wait_for(lambda d: len(d) == 3)
+    from airlock.transform.results import ModelOutcome
+
+    outcomes = [
+        ModelOutcome("model.airlock.stg_orders", "success", rows=12, execution_time=0.25),
+        ModelOutcome("model.airlock.fct_orders", "error", messages=("Binder Error",)),
+        ModelOutcome("model.airlock.dim_customers", "fail", messages=("not_null_dim_customers_id: Got 1 result",)),
+    ]
+    assert acme.dbt_models(outcomes) == ["fct_orders", "dim_customers"]
+    got = listener.wait_for(lambda d: len(d) == 8)
     client.close()
     assert (got[0].name, got[0].value, got[0].kind) == ("airlock.event_to_run.latency", 2500, "ms")
-    assert sorted(d.tag("model") for d in got[1:]) == ["fct_orders", "not_null_fct_orders_order_id"]
+    failures = [d for d in got if d.name == "airlock.dbt.model_failures"]
+    assert sorted(d.tag("model") for d in failures) == ["dim_customers", "fct_orders"]
+    assert {d.tag("tenant") for d in got} == {"acme"}
+    rows = next(d for d in got if d.name == "airlock.dbt.model_rows")
+    assert (rows.value, rows.kind, rows.tag("model")) == (12, "g", "stg_orders")
 
 
 def _env_file(path: Path) -> dict[str, str]:

@@ -1,55 +1,62 @@
-"""The dbt task group: rendered from the manifest under each execution target, with the tenant templated.
+"""The dbt step of a processing DAG, rendered per target, with the run's tenant in the operators' real arguments.
 
-These tests build a throwaway DAG around `dbt_task_group` and assert on the operators' real arguments;
-they run no dbt (tests/dbt/ does).
+These tests build a throwaway DAG around `dbt_steps` and assert on the operators' real arguments (and what
+they put together just before they run, for a given run); they run no dbt (tests/dbt/ does).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
 from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import airflow  # noqa: F401 - before cosmos (FIELD-NOTES: import-order trap)
 import pytest
 from airflow.sdk import DAG
+from airflow.serialization.serialized_objects import DagSerialization
 
+from airlock.errors import ConfigError
+from airlock.isolation import RUN_KEYS
 from airlock.settings import load_settings
 from airlock.tenants import load_dataflows
-from airlock.transform import (
-    DBT_REQUIREMENTS,
-    ManifestError,
-    TenantMismatchError,
-    assert_run_identity,
-    check_manifest,
-    dbt_task_group,
-    load_dbt_runtime,
-)
+from airlock.transform.config import ManifestError, check_manifest, check_profile, load_dbt_runtime
+from airlock.transform.identity import TenantMismatchError, check_run_vars
+from airlock.transform.steps import dbt_steps
+from tests.dbt.conftest import run_context
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "dbt_project"
 ECS_ENV = {
     "AIRLOCK_EXECUTION_TARGET": "aws_ecs",
-    "AIRLOCK_ECS_CLUSTER": "airlock-prod",
-    "AIRLOCK_ECS_TASK_DEFINITION": "airlock-transform:7",
+    "AIRLOCK_ECS_CLUSTER": "airlock-prod-transforms",
+    "AIRLOCK_ECS_TASK_DEFINITION": "airlock-prod-dbt",
+    "AIRLOCK_ECS_CONTAINER": "dbt",
     "AIRLOCK_ECS_SUBNETS": "subnet-a,subnet-b",
     "AIRLOCK_ECS_SECURITY_GROUPS": "sg-1",
-    "AIRLOCK_ECS_LOG_GROUP": "/airlock/prod/transform",
+    "AIRLOCK_ECS_LOG_GROUP": "/airlock/airlock-prod/ecs/dbt",
+    "AIRLOCK_ECS_LOG_STREAM_PREFIX": "dbt/dbt",
     "AIRLOCK_ECS_TASK_ROLE_ARN_TEMPLATE": "arn:aws:iam::123456789012:role/airlock-prod-{tenant}-processing",
     "AIRLOCK_AWS_REGION": "eu-west-1",
+    "AIRLOCK_DBT_TARGET": "postgres",
 }
 K8S_ENV = {
     "AIRLOCK_EXECUTION_TARGET": "kubernetes",
-    "AIRLOCK_TASK_IMAGE": "registry.example/airlock:1.2.3",
+    "AIRLOCK_TASK_IMAGE": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/airlock-prod-runner:4f2a9c1",
     "AIRLOCK_K8S_NAMESPACE": "astro-airlock",
     "AIRLOCK_K8S_SERVICE_ACCOUNT": "airlock-transform",
-    "AIRLOCK_HEAVY_CPU": "2",
-    "AIRLOCK_HEAVY_MEMORY": "4Gi",
+    "AIRLOCK_K8S_WAREHOUSE_SECRET": "airlock-warehouse",
+    "AIRLOCK_K8S_TENANT_ROLE_ARN_TEMPLATE": "arn:aws:iam::123456789012:role/airlock-prod-{tenant}-processing",
+    "AIRLOCK_DBT_CPU": "1",
+    "AIRLOCK_DBT_MEMORY": "2Gi",
+    "AIRLOCK_HEAVY_CPU": "4",
+    "AIRLOCK_HEAVY_MEMORY": "8Gi",
+    "AIRLOCK_DBT_TARGET": "postgres",
 }
+SECRET_NAMES = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,193 +66,68 @@ def _manifest() -> None:
         pytest.fail("dbt_project/target/manifest.json is missing: run `make manifest` first")
 
 
-def render(dataflow: str = "orders", **env: str) -> DAG:
-    """A throwaway processing DAG: claim >> dbt task group, under the given environment (LOCAL mode unless
-    AIRLOCK_DBT_MODE says otherwise: WATCHER's rendering is tests/unit/test_watcher_consumers.py's subject)."""
-    environ = {
-        "AIRLOCK_HOME": str(REPO),
-        "AIRLOCK_WAREHOUSE_DIR": "/data/warehouse",
-        "AIRLOCK_DBT_MODE": "local",
-        **env,
-    }
+def render(dataflow: str = "orders", **env: str) -> tuple[DAG, Any]:
+    """A throwaway DAG with the dataflow's dbt step under the given environment (defaults: build + events)."""
+    environ = {"AIRLOCK_HOME": str(REPO), "AIRLOCK_WAREHOUSE_DIR": "/data/warehouse", **env}
     settings = load_settings(environ)
     flow = load_dataflows(REPO / "dags" / "registry" / "dataflows")[dataflow]
     with DAG(f"process_{dataflow}", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
-        dbt_task_group(flow, settings, environ=environ)
-    return dag
+        steps = dbt_steps(flow, settings, environ=environ)
+    return dag, steps
 
 
-def dbt_tasks(dag: DAG) -> dict[str, Any]:
-    return {t.task_id.removeprefix("dbt."): t for t in dag.tasks if t.task_id.startswith("dbt.")}
+def payload_of(command: list[str]) -> dict[str, Any]:
+    return json.loads(command[command.index("--payload") + 1])
 
 
-def fake_context(tenant: str = "acme", batch: str = "20261102", partition_key: str | None = None) -> dict[str, Any]:
-    claim = {"tenant_id": tenant, "batch_id": batch, "dataflow": "orders", "tenant_schema": f"tenant_{tenant}"}
-    ti = SimpleNamespace(xcom_pull=lambda task_ids=None, **_: claim if task_ids == "claim" else None)
-    return {"ti": ti, "dag_run": SimpleNamespace(partition_key=partition_key or f"{tenant}|{batch}")}
+# ---- configuration ----------------------------------------------------------------------------------
 
 
-def test_local_renders_one_build_task_per_node_of_the_tag() -> None:
-    tasks = dbt_tasks(render("orders"))
-    assert sorted(tasks) == [
-        "country_regions_seed_build",
-        "customer_value_scores_model_build",
-        "dim_customers_model_build",
-        "fct_orders_model_build",
-        "int_order_refunds_model_build",
-        "stg_customers_model_build",
-        "stg_orders_model_build",
-        "stg_refunds_model_build",
-    ]
-    assert {type(t).__name__ for t in tasks.values()} == {"DbtBuildLocalOperator"}
-    inventory = dbt_tasks(render("inventory"))
-    assert not set(inventory) & set(tasks), "a dataflow's group never runs another dataflow's models"
-    fct = tasks["fct_orders_model_build"]
-    assert fct.select == ["fqn:airlock.marts.orders.fct_orders"] or "fct_orders" in str(fct.select)
-    assert fct.retries == 2
-    assert fct.env["AIRLOCK_WAREHOUSE_DIR"] == "/data/warehouse"
-    assert fct.dbt_executable_path == str(REPO / ".venv-dbt" / "bin" / "dbt")
-    assert fct.emit_datasets is False
-
-
-def test_vars_are_templated_from_the_claim_xcom_and_render_per_run() -> None:
-    fct = dbt_tasks(render())["fct_orders_model_build"]
-    assert "vars" in fct.template_fields, "Cosmos templates `vars`: the tenant is known only at run time"
-    assert fct.vars["tenant_id"] == "{{ ti.xcom_pull(task_ids='claim')['tenant_id'] }}"
-    for tenant in ("acme", "globex"):
-        rendered = fct.render_template(fct.vars, fake_context(tenant))
-        assert rendered == {
-            "tenant_id": tenant,
-            "batch_id": "20261102",
-            "dataflow": "orders",
-            "tenant_schema": f"tenant_{tenant}",
-        }
-
-
-def test_interceptor_refuses_vars_of_another_tenant() -> None:
-    op = SimpleNamespace(vars={"tenant_id": "acme", "batch_id": "1", "dataflow": "orders", "tenant_schema": "t_a"})
-    assert_run_identity({"dag_run": SimpleNamespace(partition_key="acme|1")}, op)
-    with pytest.raises(TenantMismatchError, match=r"this run is globex\|1"):
-        assert_run_identity({"dag_run": SimpleNamespace(partition_key="globex|1")}, op)
-    op.vars["tenant_schema"] = "x; drop schema"
-    with pytest.raises(TenantMismatchError, match="not plain identifiers"):
-        assert_run_identity({}, op)
-    op.vars.pop("batch_id")
-    with pytest.raises(TenantMismatchError, match="lack"):
-        assert_run_identity({}, op)
-    fct = dbt_tasks(render())["fct_orders_model_build"]
-    assert assert_run_identity in fct.interceptors
-
-
-def test_kubernetes_isolates_heavy_models_and_keeps_the_rest_local() -> None:
-    tasks = dbt_tasks(render(**K8S_ENV))
-    heavy = tasks["customer_value_scores_model_build"]
-    assert type(heavy).__name__ == "DbtBuildKubernetesOperator"
-    assert {type(t).__name__ for n, t in tasks.items() if n != "customer_value_scores_model_build"} == {
-        "DbtBuildLocalOperator"
-    }
-    assert heavy.image == "registry.example/airlock:1.2.3"
-    assert heavy.namespace == "astro-airlock"
-    assert heavy.service_account_name == "airlock-transform"
-    assert heavy.container_resources.limits == {"cpu": "2", "memory": "4Gi"}
-    assert heavy.project_dir == "/usr/local/airflow/dbt_project"
-    assert heavy.vars == tasks["fct_orders_model_build"].vars
-    assert heavy.retries == 2
-    # The dbt command the pod runs carries the rendered tenant, never another one.
-    heavy.vars = heavy.render_template(heavy.vars, fake_context("globex"))
-    heavy.build_kube_args(fake_context("globex"), None)
-    args = " ".join(heavy.arguments)
-    assert "tenant_id: globex" in args and "tenant_globex" in args and "acme" not in args
-    assert "customer_value_scores" in args
-
-
-def test_aws_ecs_isolates_heavy_models_with_cluster_network_and_logs() -> None:
-    tasks = dbt_tasks(render(**ECS_ENV))
-    heavy = tasks["customer_value_scores_model_build"]
-    assert type(heavy).__name__ == "TenantRoleDbtBuildAwsEcsOperator"  # Cosmos's DbtBuildAwsEcsOperator + role
-    assert heavy.cluster == "airlock-prod"
-    assert heavy.task_definition == "airlock-transform:7"
-    assert heavy.launch_type == "FARGATE"
-    assert heavy.network_configuration == {
-        "awsvpcConfiguration": {
-            "subnets": ["subnet-a", "subnet-b"],
-            "securityGroups": ["sg-1"],
-            "assignPublicIp": "DISABLED",
-        }
-    }
-    assert heavy.awslogs_group == "/airlock/prod/transform"
-    assert heavy.awslogs_region == "eu-west-1"
-    assert heavy.tags["airlock:tenant"] == "{{ ti.xcom_pull(task_ids='claim')['tenant_id'] }}"
-    # Overrides are built when the task runs; build them as the worker would.
-    heavy.vars = heavy.render_template(heavy.vars, fake_context("initech"))
-    heavy.build_command(fake_context("initech"))
-    override = heavy.overrides["containerOverrides"][0]
-    assert override["name"] == "airlock"
-    command = " ".join(override["command"])
-    assert "tenant_id: initech" in command and "acme" not in command
-    # The ECS task assumes the run's tenant's processing role, never another's.
-    assert heavy.overrides["taskRoleArn"] == "arn:aws:iam::123456789012:role/airlock-prod-initech-processing"
-    assert type(tasks["fct_orders_model_build"]).__name__ == "DbtBuildLocalOperator"
-
-
-def test_aws_ecs_heavy_model_refuses_to_run_without_a_rendered_tenant() -> None:
-    heavy = dbt_tasks(render(**ECS_ENV))["customer_value_scores_model_build"]
-    with pytest.raises(Exception, match="no rendered tenant_id"):
-        heavy.build_command(fake_context("initech"))  # vars still the unrendered templates
-
-
-def test_aws_ecs_without_cluster_fails_naming_the_variables() -> None:
-    with pytest.raises(Exception, match="AIRLOCK_ECS_CLUSTER, AIRLOCK_ECS_TASK_DEFINITION"):
-        render(AIRLOCK_EXECUTION_TARGET="aws_ecs")
+@pytest.mark.parametrize("target", ["local", "kubernetes", "aws_ecs"])
+def test_one_build_per_run_with_events_is_the_default_on_every_target(target: str) -> None:
+    environ = {"AIRLOCK_HOME": str(REPO), "AIRLOCK_EXECUTION_TARGET": target}
+    runtime = load_dbt_runtime(load_settings(environ), environ)
+    assert (runtime.mode, runtime.model_status) == ("build", "events")
+    assert runtime.project.profile == "airlock" and runtime.project.is_kit_project
 
 
 @pytest.mark.parametrize(
-    ("mode", "operator"), [("watcher", "DbtProducerWatcherOperator"), ("virtualenv", "DbtBuildVirtualenvOperator")]
+    ("variable", "value", "message"),
+    [
+        ("AIRLOCK_DBT_MODE", "watcher", r"retired: use AIRLOCK_DBT_MODE=build with AIRLOCK_DBT_MODEL_STATUS=tasks"),
+        ("AIRLOCK_DBT_MODE", "virtualenv", r"retired"),
+        ("AIRLOCK_DBT_MODE", "docker", r"AIRLOCK_DBT_MODE='docker': use one of build, local"),
+        ("AIRLOCK_DBT_MODEL_STATUS", "pods", r"use one of events, tasks"),
+    ],
 )
-def test_fast_mode_is_chosen_by_the_environment(mode: str, operator: str) -> None:
-    tasks = dbt_tasks(render(AIRLOCK_DBT_MODE=mode))
-    names = {type(t).__name__ for t in tasks.values()}
-    assert operator in names
-    if mode == "virtualenv":
-        venv_task = tasks["fct_orders_model_build"]
-        assert venv_task.py_requirements == list(DBT_REQUIREMENTS)
+def test_unknown_or_retired_modes_are_refused_naming_the_fix(variable: str, value: str, message: str) -> None:
+    settings = load_settings({"AIRLOCK_HOME": str(REPO)})
+    with pytest.raises(ConfigError, match=message):
+        load_dbt_runtime(settings, {variable: value})
 
 
-@pytest.mark.parametrize(("target", "expected"), [("local", "watcher"), ("kubernetes", "local"), ("aws_ecs", "local")])
-def test_the_default_mode_is_watcher_unless_heavy_models_need_isolating(target: str, expected: str) -> None:
-    environ = {"AIRLOCK_HOME": str(REPO), "AIRLOCK_EXECUTION_TARGET": target}
-    assert load_dbt_runtime(load_settings(environ), environ).mode == expected
+def test_a_missing_profile_or_target_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    settings = load_settings({"AIRLOCK_HOME": str(REPO)})
+    runtime = load_dbt_runtime(settings, {"AIRLOCK_DBT_PROFILE": "analytics"})
+    with pytest.raises(ConfigError, match=r"profile 'analytics' is not in .*profiles.yml \(it has: airlock\)"):
+        check_profile(runtime.project)
+    runtime = load_dbt_runtime(settings, {"AIRLOCK_DBT_TARGET": "prod"})
+    with pytest.raises(ConfigError, match=r"has no target 'prod' \(it has: local, postgres, redshift, snowflake\)"):
+        check_profile(runtime.project)
+    runtime = load_dbt_runtime(settings, {"AIRLOCK_DBT_PROFILES_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError, match=r"profiles.yml is missing"):
+        check_profile(runtime.project)
+    check_profile(load_dbt_runtime(settings, {}).project)  # the kit's own: fine
 
 
-def test_watcher_cannot_be_combined_with_isolated_heavy_models() -> None:
-    with pytest.raises(Exception, match=r"heavy` models \['customer_value_scores'\] of dataflow orders.*=local"):
-        render(AIRLOCK_DBT_MODE="watcher", **K8S_ENV)
-
-
-def test_watcher_is_accepted_on_astro_for_a_dataflow_without_heavy_models() -> None:
-    tasks = dbt_tasks(render("inventory", AIRLOCK_DBT_MODE="watcher", **K8S_ENV))
-    assert type(tasks["dbt_producer_watcher"]).__name__ == "DbtProducerWatcherOperator"
-
-
-def test_virtualenv_requirements_match_requirements_dbt() -> None:
-    pins = {
-        line.split("==")[0]: line.strip()
-        for line in (REPO / "requirements-dbt.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    }
-    for requirement in DBT_REQUIREMENTS:
-        assert pins[requirement.split("==")[0]] == requirement
-
-
-def test_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
-    (tmp_path / "dbt_project.yml").write_text("name: x\n")
-    with pytest.raises(ManifestError, match=r"missing.*make manifest"):
-        check_manifest(tmp_path)
-
-
-def test_stale_manifest_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_and_stale_manifests_name_the_command_for_the_configured_project(tmp_path: Path) -> None:
     (tmp_path / "models").mkdir()
-    (tmp_path / "dbt_project.yml").write_text("name: x\n")
+    (tmp_path / "dbt_project.yml").write_text("name: shop\nprofile: shop_warehouse\n")
+    settings = load_settings({"AIRLOCK_HOME": str(REPO)})
+    runtime = load_dbt_runtime(settings, {"AIRLOCK_DBT_PROJECT_DIR": str(tmp_path), "AIRLOCK_DBT_TARGET": "prod"})
+    command = f"dbt parse --project-dir {tmp_path} --profiles-dir {tmp_path} --profile shop_warehouse --target prod"
+    with pytest.raises(ManifestError, match=r"missing.*" + re.escape(command)):
+        check_manifest(runtime)
     (tmp_path / "target").mkdir()
     manifest = tmp_path / "target" / "manifest.json"
     manifest.write_text("{}")
@@ -253,29 +135,206 @@ def test_stale_manifest_is_a_clear_error(tmp_path: Path) -> None:
     model.write_text("select 1 as id\n")
     later = time.time() + 5
     os.utime(model, (later, later))
-    with pytest.raises(ManifestError, match=r"older than .*new_model.sql.*make manifest"):
-        check_manifest(tmp_path)
-    assert check_manifest(tmp_path, "exists") == manifest
+    with pytest.raises(ManifestError, match=r"older than .*new_model.sql.*" + re.escape(command)):
+        check_manifest(runtime)
     os.utime(manifest, (later + 1, later + 1))
-    assert check_manifest(tmp_path) == manifest
+    assert check_manifest(runtime) == manifest
+    kit = load_dbt_runtime(settings, {})
+    assert kit.project.manifest_command(kit.dbt_executable) == "make manifest"
 
 
-def test_unknown_mode_is_rejected() -> None:
-    settings = load_settings({"AIRLOCK_HOME": str(REPO)})
-    with pytest.raises(Exception, match="AIRLOCK_DBT_MODE='docker'"):
-        load_dbt_runtime(settings, {"AIRLOCK_DBT_MODE": "docker"})
+# ---- the run's identity ---------------------------------------------------------------------------------
 
 
-def test_parse_reads_only_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No dbt ls, no subprocess at parse time: rendering must not start a process."""
+def test_run_vars_must_be_the_partition_keys_tenant_and_plain_identifiers() -> None:
+    good = {"tenant_id": "acme", "batch_id": "1", "dataflow": "orders", "tenant_schema": "tenant_acme"}
+    assert check_run_vars(good, "acme|1") == good
+    with pytest.raises(TenantMismatchError, match=r"this run is globex\|1"):
+        check_run_vars(good, "globex|1")
+    with pytest.raises(TenantMismatchError, match="not plain identifiers"):
+        check_run_vars({**good, "tenant_schema": "x; drop schema"}, None)
+    with pytest.raises(TenantMismatchError, match="lack"):
+        check_run_vars({k: v for k, v in good.items() if k != "batch_id"}, None)
+
+
+# ---- build + events (the default) -----------------------------------------------------------------------
+
+
+def test_local_default_is_one_build_task_with_one_asset_per_model() -> None:
+    dag, steps = render("orders")
+    assert [t.task_id for t in dag.tasks] == ["dbt_build"]
+    build = steps.entry
+    assert type(build).__name__ == "SubprocessDbtBuildOperator"
+    models = sorted(n.name for n in steps.selection.models)
+    assert models == sorted(
+        [
+            "stg_customers",
+            "stg_orders",
+            "stg_refunds",
+            "int_order_refunds",
+            "dim_customers",
+            "fct_orders",
+            "customer_value_scores",
+        ]
+    )
+    assert sorted(o.name for o in build.outlets) == [f"dbt/airlock/{m}" for m in models]
+    assert build.retries == 2 and build.pool == "airlock_duckdb"
+    inventory = render("inventory")[1].selection
+    assert not set(inventory.nodes) & set(steps.selection.nodes), "a dataflow never builds another's models"
+
+
+def test_local_build_runs_the_runner_entrypoint_in_dbts_venv_with_the_runs_identity() -> None:
+    _, steps = render("inventory")
+    build = steps.entry
+    context = run_context("globex")
+    payload = {
+        "tenant_id": "globex",
+        "batch_id": "20261102",
+        "dataflow": "inventory",
+        "tenant_schema": "tenant_globex",
+        "selection": ["--select", "tag:inventory"],
+        "resume": None,
+    }
+    args = build.runner_args(payload)
+    assert args[:2] == ["airlock.transform.runner:build", "--payload"], "after `<dbt venv python> -m airlock.isolation`"
+    assert payload_of(args) == payload
+    assert build.runtime.dbt_python == str(REPO / ".venv-dbt" / "bin" / "python")
+    env = build.runner_env(context, {"tenant_id": "globex", "batch_id": "20261102"}, container=False)
+    assert env["AIRLOCK_DBT_PROJECT_DIR"] == str(PROJECT)
+    assert (env["AIRLOCK_DBT_PROFILE"], env["AIRLOCK_DBT_TARGET"]) == ("airlock", "local")
+    assert env["AIRFLOW_CTX_DAG_ID"] == "process_inventory" and env["AIRLOCK_TENANT_ID"] == "globex"
+
+
+def test_kubernetes_build_is_one_pod_of_the_runner_image_as_the_runs_tenant() -> None:
+    _, steps = render("orders", **K8S_ENV)
+    pod = steps.entry
+    assert type(pod).__name__ == "PodDbtBuildOperator"
+    assert pod.image == K8S_ENV["AIRLOCK_TASK_IMAGE"]
+    assert pod.namespace == "astro-airlock"
+    assert pod.service_account_name == "airlock-transform"
+    assert not pod.cmds, "the runner image's ENTRYPOINT: python -m airlock.isolation"
+    # orders has a model tagged `heavy`: the whole build gets the heavy size, never a pod per model.
+    assert pod.container_resources.limits == {"cpu": "4", "memory": "8Gi"}
+    assert [e.secret_ref.name for e in pod.env_from] == ["airlock-warehouse"], "credentials: a Secret as env"
+    for tenant in ("initech", "globex"):
+        context = run_context(tenant, "orders")
+        pod.prepare(
+            context,
+            context["ti"].claim,
+            {**{k: context["ti"].claim[k] for k in RUN_KEYS}, "selection": ["--select", "tag:orders"], "resume": None},
+        )
+        assert pod.arguments[:2] == ["airlock.transform.runner:build", "--payload"]
+        assert payload_of(pod.arguments)["tenant_id"] == tenant
+        env = {e.name: e.value for e in pod.env_vars}
+        assert env["AIRLOCK_TENANT_ROLE_ARN"] == f"arn:aws:iam::123456789012:role/airlock-prod-{tenant}-processing"
+        assert env["AIRLOCK_DBT_PROJECT_DIR"] == "/opt/airlock/dbt_project"
+        assert env["AIRLOCK_DBT_TARGET"] == "postgres"
+        assert pod.labels["airlock/tenant"] == tenant
+        others = {"acme", "initech", "globex"} - {tenant}
+        assert not any(o in json.dumps([pod.arguments, env]) for o in others)
+        assert not [k for k in env if SECRET_NAMES.search(k)], "no credential on the command line or in env_vars"
+    inventory_pod = render("inventory", **K8S_ENV)[1].entry
+    assert inventory_pod.container_resources.limits == {"cpu": "1", "memory": "2Gi"}
+
+
+def test_kubernetes_needs_the_tenant_role_template() -> None:
+    env = {k: v for k, v in K8S_ENV.items() if k != "AIRLOCK_K8S_TENANT_ROLE_ARN_TEMPLATE"}
+    with pytest.raises(ConfigError, match="AIRLOCK_K8S_TENANT_ROLE_ARN_TEMPLATE"):
+        render("inventory", **env)
+
+
+def test_aws_ecs_build_is_one_task_of_the_runner_image_with_the_tenants_role_network_and_logs() -> None:
+    _, steps = render("orders", **ECS_ENV)
+    ecs = steps.entry
+    assert type(ecs).__name__ == "EcsDbtBuildOperator"
+    assert (ecs.cluster, ecs.task_definition, ecs.launch_type) == (
+        "airlock-prod-transforms",
+        "airlock-prod-dbt",
+        "FARGATE",
+    )
+    assert ecs.network_configuration == {
+        "awsvpcConfiguration": {
+            "subnets": ["subnet-a", "subnet-b"],
+            "securityGroups": ["sg-1"],
+            "assignPublicIp": "DISABLED",
+        }
+    }
+    assert (ecs.awslogs_group, ecs.awslogs_stream_prefix, ecs.awslogs_region) == (
+        "/airlock/airlock-prod/ecs/dbt",
+        "dbt/dbt",
+        "eu-west-1",
+    )
+    assert ecs.container_name == "dbt"
+    context = run_context("initech", "orders")
+    claim = context["ti"].claim
+    ecs.prepare(
+        context,
+        claim,
+        {**{k: claim[k] for k in RUN_KEYS}, "selection": ["--select", "tag:orders"], "resume": ["fct_orders"]},
+    )
+    container = ecs.overrides["containerOverrides"][0]
+    assert container["name"] == "dbt"
+    assert container["command"][:2] == ["airlock.transform.runner:build", "--payload"], "after the ENTRYPOINT"
+    assert payload_of(container["command"])["resume"] == ["fct_orders"]
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert env["AIRLOCK_TENANT_ID"] == "initech" and "AIRLOCK_TENANT_ROLE_ARN" not in env
+    assert not [k for k in env if SECRET_NAMES.search(k)], "credentials come from the task definition's secrets"
+    assert ecs.overrides["taskRoleArn"] == "arn:aws:iam::123456789012:role/airlock-prod-initech-processing"
+    assert (ecs.overrides["cpu"], ecs.overrides["memory"]) == ("2048", "4096"), "heavy dataflow: bigger task"
+    assert ecs.tags == {"airlock:tenant": "initech", "airlock:dataflow": "orders", "airlock:batch": "20261102"}
+    assert "acme" not in json.dumps(ecs.overrides)
+    light = render("inventory", **ECS_ENV)[1].entry
+    light.prepare(context, claim, {**{k: claim[k] for k in RUN_KEYS}, "selection": [], "resume": None})
+    assert (light.overrides["cpu"], light.overrides["memory"]) == ("1024", "2048")
+
+
+def test_aws_ecs_without_cluster_fails_naming_the_variables() -> None:
+    with pytest.raises(ConfigError, match="AIRLOCK_ECS_CLUSTER, AIRLOCK_ECS_TASK_DEFINITION"):
+        render("inventory", AIRLOCK_EXECUTION_TARGET="aws_ecs")
+
+
+# ---- build + tasks, and LOCAL per model -----------------------------------------------------------------
+
+
+def test_tasks_mode_adds_one_task_per_node_that_starts_and_ends_in_the_triggerer() -> None:
+    dag, steps = render("inventory", AIRLOCK_DBT_MODEL_STATUS="tasks")
+    build = steps.entry
+    models = {t.task_id: t for t in dag.tasks if t.task_id.startswith("models.")}
+    assert sorted(models) == [
+        "models.fct_stock_levels",
+        "models.int_stock_latest",
+        "models.stg_stock",
+        "models.stock_status_bands",
+    ]
+    assert build.outlets == [], "tasks mode: the status is in the model tasks, not in asset events"
+    for task in models.values():
+        assert task.upstream_task_ids == {"dbt_build"} and task.trigger_rule == "all_done"
+        assert task.start_from_trigger is True and task.retries == 0
+        args = task.start_trigger_args
+        assert args.trigger_cls == "airlock.transform.model_tasks.ModelStatusTrigger"
+        assert args.trigger_kwargs["build_task_id"] == "dbt_build"
+    restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    started = [t for t in restored.tasks if t.start_from_trigger]
+    assert len(started) == 4, "start_from_trigger survives serialization (the scheduler reads that copy)"
+
+
+def test_local_per_model_is_still_available_by_configuration() -> None:
+    dag, _ = render("orders", AIRLOCK_DBT_MODE="local", **ECS_ENV)
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert len(tasks) == 8 and {type(t).__name__ for t in tasks.values()} == {"DbtBuildLocalOperator"}
+    fct = tasks["dbt.fct_orders_model_build"]
+    assert fct.vars["tenant_id"] == "{{ ti.xcom_pull(task_ids='claim')['tenant_id'] }}"
+    rendered = fct.render_template(fct.vars, run_context("globex", "orders"))
+    assert rendered["tenant_id"] == "globex" and rendered["tenant_schema"] == "tenant_globex"
+
+
+def test_parse_starts_no_process_and_reads_only_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
     def forbidden(*args: Any, **kwargs: Any) -> None:
         raise AssertionError(f"parse time started a process: {args}")
 
     monkeypatch.setattr(subprocess, "Popen", forbidden)
-    started = time.perf_counter()
-    dag = render()
-    assert len(dbt_tasks(dag)) == 8
-    assert time.perf_counter() - started < 5
-    assert re.search(r"\.venv-dbt/bin/dbt$", dbt_tasks(dag)["stg_orders_model_build"].dbt_executable_path)
+    for env in ({}, K8S_ENV, ECS_ENV, {"AIRLOCK_DBT_MODEL_STATUS": "tasks"}, {"AIRLOCK_DBT_MODE": "local"}):
+        dag, _ = render("orders", **env)
+        assert dag.tasks

@@ -34,6 +34,50 @@ resource "aws_cloudwatch_log_group" "tasks" {
   tags              = var.tags
 }
 
+# The runner image (Dockerfile.runner): pushed by the deploy workflow, tag = git commit, never overwritten.
+resource "aws_ecr_repository" "runner" {
+  count                = var.create_ecr_repository ? 1 : 0
+  name                 = "${var.name_prefix}-runner"
+  image_tag_mutability = "IMMUTABLE"
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ecr_lifecycle_policy" "runner" {
+  count      = var.create_ecr_repository ? 1 : 0
+  repository = aws_ecr_repository.runner[0].name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the 50 newest images (a rollback target for weeks of deploys)"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 50 }
+      action       = { type = "expire" }
+    }]
+  })
+}
+
+# Which runner image the task definition runs. The deploy workflow writes it after each push (and registers
+# a task definition revision with it); Terraform reads it back, so neither undoes the other.
+resource "aws_ssm_parameter" "runner_image" {
+  name           = "/airlock/${var.name_prefix}/runner-image"
+  description    = "The runner image the dbt task definition runs (written by the deploy workflow)"
+  type           = "String"
+  insecure_value = local.initial_image
+  tags           = var.tags
+
+  lifecycle {
+    ignore_changes = [insecure_value]
+  }
+}
+
 resource "aws_ecs_cluster" "this" {
   name = "${var.name_prefix}-transforms"
 
@@ -103,9 +147,23 @@ resource "aws_iam_role_policy" "execution" {
           Sid      = "PullImage"
           Effect   = "Allow"
           Action   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
-          Resource = var.ecr_repository_arn
+          Resource = local.ecr_repository_arn
         },
-      ] : s if var.ecr_repository_arn != null]
+      ] : s if local.ecr_repository_arn != null],
+      # The task definition's `secrets`: ECS fetches them with this role when the container starts.
+      [for s in [{
+        Sid      = "ReadContainerSecrets"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue", "ssm:GetParameters"]
+        Resource = local.secret_arns
+      }] : s if length(local.secret_arns) > 0],
+      [for s in [{
+        Sid       = "DecryptContainerSecrets"
+        Effect    = "Allow"
+        Action    = "kms:Decrypt"
+        Resource  = var.secrets_kms_key_arn
+        Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${local.region}.amazonaws.com" } }
+      }] : s if var.secrets_kms_key_arn != null]
     )
   })
 }
@@ -120,10 +178,13 @@ resource "aws_ecs_task_definition" "dbt" {
   # No default task role: each run names its tenant's role (output task_role_arns), so a run
   # without one has no data access at all.
 
+  # ENTRYPOINT `python -m airlock.isolation` (Dockerfile.runner); each run's overrides give its arguments.
   container_definitions = jsonencode([{
     name                   = var.container_name
-    image                  = var.image
+    image                  = aws_ssm_parameter.runner_image.insecure_value
     essential              = true
+    secrets                = [for name in sort(keys(var.container_secrets)) : { name = name, valueFrom = var.container_secrets[name] }]
+    environment            = [for name in sort(keys(var.container_environment)) : { name = name, value = var.container_environment[name] }]
     readonlyRootFilesystem = true
     privileged             = false
     user                   = "1000"

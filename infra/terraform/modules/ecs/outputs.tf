@@ -52,3 +52,23 @@ output "execution_role_arn" {
   description = "Execution role ARN: the Airflow role needs iam:PassRole on it and on the task roles."
   value       = aws_iam_role.execution.arn
 }
+
+output "ecr_repository_url" {
+  description = "Where the deploy workflow pushes the runner image (null when the repository is brought)."
+  value       = var.create_ecr_repository ? aws_ecr_repository.runner[0].repository_url : null
+}
+
+output "ecr_repository_arn" {
+  description = "ARN of the runner image's repository (the deploy role's push permission)."
+  value       = local.ecr_repository_arn
+}
+
+output "runner_image_parameter" {
+  description = "SSM parameter holding the runner image the task definition runs (the deploy workflow writes it)."
+  value       = aws_ssm_parameter.runner_image.name
+}
+
+output "task_image" {
+  description = "The runner image of the current task definition (AIRLOCK_TASK_IMAGE for pods on Astro, too)."
+  value       = aws_ssm_parameter.runner_image.insecure_value
+}

@@ -10,17 +10,24 @@ variable "name_prefix" {
 }
 
 variable "image" {
-  description = "The dbt / heavy-transform image (ECR URI with tag or digest) the tasks run."
+  description = "The runner image (Dockerfile.runner) the first task definition runs, pinned by tag or digest. Null: this module's ECR repository at tag `bootstrap`. Deploys move it (the deploy workflow updates the runner-image parameter and registers a new revision); Terraform then follows the parameter."
   type        = string
+  default     = null
 
   validation {
-    condition     = length(var.image) > 0 && !endswith(var.image, ":latest")
+    condition     = var.image == null || (length(coalesce(var.image, "x")) > 0 && !endswith(coalesce(var.image, "x"), ":latest"))
     error_message = "Pin the image by tag or digest; ':latest' makes runs unreproducible."
   }
 }
 
+variable "create_ecr_repository" {
+  description = "Create the ECR repository the deploy workflow pushes the runner image to (`<name_prefix>-runner`). False: bring your own and set ecr_repository_arn."
+  type        = bool
+  default     = true
+}
+
 variable "ecr_repository_arn" {
-  description = "ARN of the ECR repository holding the image, to scope the execution role's pull permissions. Null when the image is public."
+  description = "ARN of an existing ECR repository holding the image (create_ecr_repository = false), to scope the execution role's pull permissions. Null with a public image."
   type        = string
   default     = null
 
@@ -28,6 +35,37 @@ variable "ecr_repository_arn" {
     condition     = var.ecr_repository_arn == null || can(regex("^arn:aws[a-z-]*:ecr:", var.ecr_repository_arn))
     error_message = "ecr_repository_arn must be an ECR repository ARN."
   }
+}
+
+variable "container_secrets" {
+  description = "Environment variables the container gets from Secrets Manager or SSM (task definition `secrets`): name => valueFrom, e.g. AIRLOCK_PG_PASSWORD => \"arn:aws:secretsmanager:…:secret:airlock/prod/warehouse-AbCdEf:password::\". Warehouse credentials go here, never into overrides or the image (docs/deploy.md lists the names)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for name, from in var.container_secrets :
+      can(regex("^[A-Z_][A-Z0-9_]*$", name)) && can(regex("^arn:aws[a-z-]*:(secretsmanager|ssm):", from))
+    ])
+    error_message = "container_secrets: UPPER_CASE names => Secrets Manager or SSM parameter ARNs."
+  }
+}
+
+variable "container_environment" {
+  description = "Plain (non-secret) environment of the container, e.g. AIRLOCK_PG_HOST, AIRLOCK_DBT_TARGET. Per-run values (tenant, batch) come from the operator's overrides."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.container_environment) : can(regex("^[A-Z_][A-Z0-9_]*$", name)) && !can(regex("(PASSWORD|SECRET|TOKEN|PRIVATE_KEY)", name))])
+    error_message = "container_environment: UPPER_CASE names, and no credentials (PASSWORD/SECRET/TOKEN/PRIVATE_KEY): put those in container_secrets."
+  }
+}
+
+variable "secrets_kms_key_arn" {
+  description = "Customer-managed KMS key of the secrets in container_secrets, if any (the execution role may decrypt through Secrets Manager only)."
+  type        = string
+  default     = null
 }
 
 variable "container_name" {

@@ -18,11 +18,16 @@ mock_provider "aws" {
   mock_resource "aws_cloudwatch_log_group" {
     defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/airlock/airlock-test/ecs/dbt" }
   }
+  mock_resource "aws_ecr_repository" {
+    defaults = {
+      arn            = "arn:aws:ecr:us-east-1:123456789012:repository/airlock-test-runner"
+      repository_url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/airlock-test-runner"
+    }
+  }
 }
 
 variables {
   name_prefix = "airlock-test"
-  image       = "airlock/dbt:1.0.0"
   vpc_id      = "vpc-0123"
   subnet_ids  = ["subnet-a", "subnet-b"]
   task_role_arns = {
@@ -54,6 +59,65 @@ run "outputs_are_what_the_dags_need" {
     condition     = aws_ecs_task_definition.dbt.task_role_arn == null || aws_ecs_task_definition.dbt.task_role_arn == ""
     error_message = "No default task role: each run names its tenant's."
   }
+  assert {
+    condition     = aws_ecr_repository.runner[0].image_tag_mutability == "IMMUTABLE" && aws_ecr_repository.runner[0].image_scanning_configuration[0].scan_on_push
+    error_message = "The runner image's repository: immutable tags, scanned on push."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].image == "123456789012.dkr.ecr.us-east-1.amazonaws.com/airlock-test-runner:bootstrap"
+    error_message = "Without an image, the task definition runs this module's repository (the deploy workflow moves the tag)."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].image == aws_ssm_parameter.runner_image.insecure_value
+    error_message = "The task definition follows the runner-image parameter the deploy workflow writes."
+  }
+}
+
+run "warehouse_credentials_come_from_secrets_manager" {
+  command   = apply
+  state_key = "pinned_image" # a fresh module: the first run's parameter would keep its own image
+
+  variables {
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/airlock-test-runner:4f2a9c1"
+    container_secrets = {
+      AIRLOCK_PG_PASSWORD = "arn:aws:secretsmanager:us-east-1:123456789012:secret:airlock/test/warehouse-AbCdEf:password::"
+      AIRLOCK_PG_USER     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:airlock/test/warehouse-AbCdEf:username::"
+    }
+    container_environment = { AIRLOCK_PG_HOST = "warehouse.internal", AIRLOCK_DBT_TARGET = "postgres" }
+  }
+
+  assert {
+    condition = jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].secrets == [
+      { name = "AIRLOCK_PG_PASSWORD", valueFrom = "arn:aws:secretsmanager:us-east-1:123456789012:secret:airlock/test/warehouse-AbCdEf:password::" },
+      { name = "AIRLOCK_PG_USER", valueFrom = "arn:aws:secretsmanager:us-east-1:123456789012:secret:airlock/test/warehouse-AbCdEf:username::" },
+    ]
+    error_message = "Credentials reach the container as task definition secrets."
+  }
+  assert {
+    condition     = alltrue([for e in jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].environment : !strcontains(e.name, "PASSWORD")])
+    error_message = "No credential in the plain environment."
+  }
+  assert {
+    condition = contains(
+      flatten([for s in jsondecode(aws_iam_role_policy.execution.policy).Statement : s.Resource if s.Sid == "ReadContainerSecrets"]),
+      "arn:aws:secretsmanager:us-east-1:123456789012:secret:airlock/test/warehouse-AbCdEf"
+    )
+    error_message = "The execution role reads exactly the secret (its ARN without the JSON key)."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.dbt.container_definitions)[0].image == var.image
+    error_message = "A pinned image is the first revision's image."
+  }
+}
+
+run "refuses_credentials_in_the_plain_environment" {
+  command = plan
+
+  variables {
+    container_environment = { AIRLOCK_PG_PASSWORD = "hunter2" }
+  }
+
+  expect_failures = [var.container_environment]
 }
 
 run "rejects_latest_tag" {
