@@ -4,8 +4,9 @@ Each measurement is a fresh Python process that imports Airflow, then fills a Da
 only dags/processing.py, pointed at a synthetic project (bench/synthetic_dbt.py) through
 AIRLOCK_DBT_PROJECT_DIR. The manifest variant is the DAG as deployed (one build per run: the dataflow's
 nodes read from the manifest); the DBT_LS variant renders Cosmos's per-model group from `dbt ls`
-(AIRLOCK_DBT_MODE=local, `per_model.task_group(load_method=LoadMode.DBT_LS)`) in that process; "cold" means no Cosmos dbt-ls cache and no target/partial_parse.msgpack (Cosmos reuses it even
-with its cache off, FIELD-NOTES). Target: manifest <= 1.0 s and >= 10x faster than dbt ls cold.
+(AIRLOCK_DBT_MODE=local, `per_model.task_group(load_method=LoadMode.DBT_LS)`) in that process. "Cold" means
+no Cosmos dbt-ls cache and no target/partial_parse.msgpack (Cosmos reuses it even with its cache off,
+FIELD-NOTES). Target: manifest <= 1.0 s and >= 10x faster than dbt ls cold.
 """
 
 from __future__ import annotations

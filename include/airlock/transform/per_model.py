@@ -22,6 +22,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from airlock.isolation import CLAIM_TASK_ID, run_payload
 from airlock.transform.identity import check_run_vars, partition_key_of
 from airlock.transform.selection import Selection
+from airlock.warehouse.credentials import inject_dbt_credentials
 
 if TYPE_CHECKING:
     from airlock.settings import Settings
@@ -82,7 +83,8 @@ def task_group(
             "env": {"AIRLOCK_WAREHOUSE_DIR": str(settings.warehouse_dir), "AIRLOCK_DBT_TARGET": project.target},
             "install_deps": False,  # packages are installed when the image is built, never at run time
             "emit_datasets": False,  # `publish` records the run; assets per model are the build mode's
-            "interceptors": [assert_run_identity],
+            # the run's identity first, then its tenant's warehouse credentials (run time only: never rendered)
+            "interceptors": [assert_run_identity, inject_dbt_credentials],
             "retries": runtime.retries,
             "retry_delay": runtime.retry_delay,
             **(operator_args or {}),

@@ -15,6 +15,23 @@ _NOT_PASSED = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "PYTHONPATH", "VIRT
 """Airflow's own configuration and secrets stay out of dbt's process; the warehouse settings go through."""
 
 
+def tenant_credentials(tenant_id: str) -> dict[str, str]:
+    """The tenant's warehouse credentials as dbt's environment (AIRLOCK_PG_* ...), from its Airflow connection.
+
+    Resolved at run time through the secrets backend (airlock.warehouse.credentials), handed to the
+    subprocess's environment only: never a command-line argument, never XCom. The local DuckDB target has
+    none. Containers get theirs from the platform's secrets instead (the pod's Secret, the task definition).
+    """
+    from airlock.settings import load_settings
+    from airlock.warehouse.config import load_warehouse_config
+    from airlock.warehouse.credentials import dbt_env, resolve
+
+    config = load_warehouse_config(load_settings())
+    if config.kind == "local":
+        return {}
+    return dbt_env(config.kind, resolve(config.conn_id, tenant_id))
+
+
 class SubprocessDbtBuildOperator(DbtBuildMixin):
     """One `dbt build` of the run in a subprocess of dbt's venv: the same entrypoint as the pod and the ECS task.
 
@@ -25,6 +42,7 @@ class SubprocessDbtBuildOperator(DbtBuildMixin):
     def launch(self, context: Any, run: Mapping[str, str], payload: Mapping[str, Any], build: BuildLog) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_PASSED)}
         env.update(self.runner_env(context, run, container=False))
+        env.update(tenant_credentials(run["tenant_id"]))
         env["PYTHONPATH"] = self.runtime.pythonpath
         command = [self.runtime.dbt_python, "-m", ENTRYPOINT_MODULE, *self.runner_args(payload)]
         self.log.info("Running %s", " ".join(command[:4]))
