@@ -44,7 +44,7 @@ PROFILES_YML = """shop_warehouse:
   outputs:
     dev:
       type: duckdb
-      path: "{{ env_var('SHOP_DUCKDB_DIR') }}/{{ var('tenant_id', 'dev') }}.duckdb"
+      path: "{{ env_var('AIRLOCK_WAREHOUSE_DIR') }}/{{ var('tenant_id', 'dev') }}.duckdb"
       schema: "{{ var('tenant_schema', 'analytics') }}"
       threads: 2
 """
@@ -102,7 +102,7 @@ def write_project(root: Path, profiles: str = PROFILES_YML) -> Path:
 
 
 def parse(project: Path, warehouse: Path) -> None:
-    env = {**os.environ, "SHOP_DUCKDB_DIR": str(warehouse), "DO_NOT_TRACK": "1"}
+    env = {**os.environ, "AIRLOCK_WAREHOUSE_DIR": str(warehouse), "DO_NOT_TRACK": "1"}
     done = subprocess.run(
         [str(DBT), "parse", "--project-dir", str(project), "--profiles-dir", str(project), "--target", "dev"],
         env=env,
@@ -134,7 +134,7 @@ def byo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "AIRLOCK_RAW_URL": str(tmp_path / "raw"),
         "AIRLOCK_DBT_PROJECT_DIR": str(write_project(tmp_path / "shop")),
         "AIRLOCK_DBT_TARGET": "dev",
-        "SHOP_DUCKDB_DIR": str(warehouse),
+        "AIRLOCK_WAREHOUSE_DIR": str(warehouse),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

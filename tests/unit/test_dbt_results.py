@@ -69,9 +69,9 @@ def test_a_sql_error_is_an_error_that_a_retry_resumes_from() -> None:
     assert outcome.status == "error" and "quantity" in outcome.messages[0]
     # The seed (and its tests) succeeded: the retry builds the failed model and the children dbt skipped.
     assert resume_select(NODES, node_tests(build), build.results) == [
-        "stg_stock",
-        "int_stock_latest",
         "fct_stock_levels",
+        "int_stock_latest",
+        "stg_stock",
     ]
     resumed = recorded("globex_resumed")
     assert resumed.outcome() == "success" and SEED not in resumed.results

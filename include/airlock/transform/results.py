@@ -233,4 +233,4 @@ def resume_select(
             pending.append(name)
     if len(" ".join(pending)) > RESUME_SELECT_LIMIT:
         return None
-    return pending
+    return sorted(pending)
