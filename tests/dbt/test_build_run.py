@@ -67,9 +67,9 @@ with DAG("t_inventory_tasks", schedule=None, start_date=datetime(2026, 1, 1), ca
 '''
 
 
-def stock_csv(tenant: str) -> str:
+def stock_csv(tenant: str, warehouse: int = 1) -> str:
     quantity = -3 if tenant == "initech" else 7  # initech's batch fails not_negative on stg_stock
-    rows = [f"w-{tenant},sku-{i:03d},{quantity + i},2026-11-20T06:00:00" for i in range(4)]
+    rows = [f"w-{tenant}-{warehouse},sku-{i:03d},{quantity + i},2026-11-20T06:00:00" for i in range(4)]
     return "warehouse_id,sku,quantity,counted_at\n" + "\n".join(rows) + "\n"
 
 
@@ -158,7 +158,9 @@ def processing(stack: Any) -> dict[str, Any]:
     for tenant in ("acme", "hooli", "initech"):
         folder = landing / tenant / "inventory" / BATCH
         folder.mkdir(parents=True)
-        (folder / "stock_1.csv").write_text(stock_csv(tenant))
+        # acme's contract expects two stock files per batch (completion rule count), the others one.
+        for warehouse in (1, 2) if tenant == "acme" else (1,):
+            (folder / f"stock_{warehouse}.csv").write_text(stock_csv(tenant, warehouse))
     registry = load_registry(settings.tenants_dir, settings.dataflows_dir)
     intake = Intake(
         registry,
@@ -210,7 +212,7 @@ def test_a_good_batch_is_one_build_task_and_one_event_per_model(processing: dict
     assert {ti["state"] for ti in tis.values()} == {"success"}, "no skipped task on a successful run"
     assert run["note"] == f"tenant acme · batch {BATCH}", "the run names its tenant in Airflow's UI"
     assert done_marker(processing["raw"], "acme")["status"] == "success"
-    assert query(processing["warehouse"], "acme", "select count(*) from tenant_acme.fct_stock_levels") == [(4,)]
+    assert query(processing["warehouse"], "acme", "select count(*) from tenant_acme.fct_stock_levels") == [(8,)]
     events = [
         e for e in stack.api.asset_events(source_dag_id="process_inventory") if e["partition_key"] == f"acme|{BATCH}"
     ]
@@ -226,10 +228,10 @@ def test_a_good_batch_is_one_build_task_and_one_event_per_model(processing: dict
         by_model["model.airlock.fct_stock_levels"]["rows"],
     ) == (
         "success",
-        4,
+        8,
     )
     log = processing["log"]("acme", "dbt_build")
-    assert "model model.airlock.fct_stock_levels: success, 4 rows" in log
+    assert "model model.airlock.fct_stock_levels: success, 8 rows" in log
     assert "OK created sql table model tenant_acme.fct_stock_levels" in log, "dbt's own lines, as text"
 
 
@@ -277,7 +279,7 @@ def test_tasks_mode_model_tasks_end_in_the_triggerer_with_dbts_result(stack: Any
     assert len(models) == 5 and {ti["state"] for ti in models.values()} == {"success"}
     assert [t for t, ti in models.items() if ti["queued"] is not None] == [], "no model task took a worker"
     logs = stack.state_dir / "airflow" / "logs"
-    assert "dbt model.airlock.fct_stock_levels: success, 4 rows" in task_log(
+    assert "dbt model.airlock.fct_stock_levels: success, 8 rows" in task_log(
         logs, "t_inventory_tasks", run_ids["acme"], "models.fct_stock_levels"
     )
     initech = task_rows(db, "t_inventory_tasks", run_ids["initech"])

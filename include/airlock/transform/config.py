@@ -10,7 +10,7 @@ checked when the DAGs parse, so a typo is an import error naming the fix, never 
 How it runs: AIRLOCK_DBT_MODE=build (default: one isolated `dbt build` per run) or local (Cosmos, one
 `dbt build` per model task in the worker); with build, AIRLOCK_DBT_MODEL_STATUS=events (default: one task,
 one partitioned asset event per model) or tasks (one task per model, started and ended in the triggerer).
-Why these defaults: docs/adr/0008-one-dbt-build-per-run.md.
+Why these defaults: docs/adr/0009-one-dbt-build-per-run.md.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def load_dbt_runtime(settings: Settings, environ: Mapping[str, str] | None = Non
     env = os.environ if environ is None else environ
     mode = env.get("AIRLOCK_DBT_MODE") or "build"
     if mode in _RETIRED_MODES:
-        raise ConfigError(f"AIRLOCK_DBT_MODE={mode} was retired: {_RETIRED_MODES[mode]} (docs/adr/0008).")
+        raise ConfigError(f"AIRLOCK_DBT_MODE={mode} was retired: {_RETIRED_MODES[mode]} (docs/adr/0009).")
     if mode not in MODES:
         raise ConfigError(f"AIRLOCK_DBT_MODE={mode!r}: use one of {', '.join(MODES)}.")
     status = env.get("AIRLOCK_DBT_MODEL_STATUS") or "events"
