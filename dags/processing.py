@@ -3,7 +3,7 @@
 Each DAG is scheduled on the partitioned asset `snapshot/<dataflow>`; a run's partition key is
 `<tenant>|<batch_id>` (shown as the run's note). Adding a tenant adds no DAG; adding
 dags/registry/dataflows/<name>.yaml (and its dbt models) adds one, with no edit here.
-claim → load → dbt (one isolated `dbt build` per run, docs/adr/0008) → publish. A task that fails for good
+claim → load → dbt (one isolated `dbt build` per run, docs/adr/0009) → publish. A task that fails for good
 records the batch as failed; the run fails with it.
 """
 
