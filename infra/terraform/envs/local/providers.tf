@@ -14,6 +14,7 @@ provider "aws" {
     cloudwatch               = var.endpoint_url
     cloudwatchlogs           = var.endpoint_url
     ec2                      = var.endpoint_url
+    ecr                      = var.endpoint_url
     ecs                      = var.endpoint_url
     events                   = var.endpoint_url
     iam                      = var.endpoint_url
@@ -21,6 +22,7 @@ provider "aws" {
     resourcegroupstaggingapi = var.endpoint_url
     s3                       = var.endpoint_url
     sqs                      = var.endpoint_url
+    ssm                      = var.endpoint_url
     sts                      = var.endpoint_url
   }
 
