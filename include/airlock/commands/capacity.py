@@ -8,7 +8,8 @@ from dataclasses import asdict
 
 EPILOG = """\
 slots needed = queue watchers (1 shared queue + 1 per dedicated tenant)
-             + in WATCHER dbt mode: AIRLOCK_PROCESSING_MAX_ACTIVE_RUNS x (dbt models of each dataflow)
+             + with model tasks (AIRLOCK_DBT_MODEL_STATUS=tasks): AIRLOCK_PROCESSING_MAX_ACTIVE_RUNS x
+               (dbt models of each dataflow); none with the default, one asset event per model
 slots configured = [triggerer] capacity (Airflow config) x AIRLOCK_TRIGGERER_REPLICAS
 
 Run it with the deployment's settings (e.g. `airlock infra output --env prod` exported, and the
@@ -20,7 +21,7 @@ See docs/deploy.md, "Sizing the triggerer".
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "capacity",
-        help="check that the triggerers have a slot for every queue watcher and WATCHER model task",
+        help="check that the triggerers have a slot for every queue watcher and dbt model task",
         description="Count the triggerer slots the kit needs at full concurrency and compare them with the "
         "configured triggerer capacity. Exit 1 if they do not fit.",
         epilog=EPILOG,
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     from airlock.settings import load_settings
     from airlock.tenants import load_dataflows
-    from airlock.transform import load_dbt_runtime
+    from airlock.transform.config import load_dbt_runtime
     from airlock.triggers.capacity import budget
 
     settings = load_settings()
@@ -42,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     result = budget(
         settings,
         load_dataflows(settings.dataflows_dir),
-        manifest_path=runtime.manifest_path,
-        watcher_mode=runtime.mode == "watcher",
+        manifest_path=runtime.project.manifest_path,
+        # model tasks live in the triggerer only in build mode with AIRLOCK_DBT_MODEL_STATUS=tasks (ADR 0009)
+        watcher_mode=runtime.mode == "build" and runtime.model_status == "tasks",
         capacity=args.capacity,
     )
     if args.json:
