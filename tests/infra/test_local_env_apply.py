@@ -362,6 +362,32 @@ def test_applied_policies_refuse_plain_http_unencrypted_and_foreign_puts(
             "ImplicitlyDenied",
         ),
     }
+    # Snapshot writes into raw (the Airflow workers): each tenant's files under its own key, named by the
+    # alias ARN of AIRLOCK_TENANT_KEY_TEMPLATE; markers without a header (the bucket's storage key).
+    writer = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}
+    template = stack.env["AIRLOCK_TENANT_KEY_TEMPLATE"]
+
+    def snapshot(tenant: str, key: str | None, name: str = "orders.csv") -> dict[str, Any]:
+        ctx: dict[str, str] = {"aws:SecureTransport": "true"}
+        if key is not None:
+            ctx.update(
+                {"s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": key}
+            )
+        resource = f"arn:aws:s3:::airlock-local-raw/{tenant}/orders/1/20260101T000000000000Z/{name}"
+        return {
+            "request": _request(role, "s3:PutObject", resource, **ctx),
+            "identityPolicies": [{"name": "airflow-writer", "policy": writer}],
+            "resourcePolicy": other["raw"],
+        }
+
+    cases.update(
+        {
+            "snapshot under its tenant's key (alias)": (snapshot(A, template.format(tenant=A)), "Allowed"),
+            "snapshot under its tenant's key (ARN)": (snapshot(A, keys[A]), "Allowed"),
+            "snapshot under another tenant's key": (snapshot(A, template.format(tenant=B)), "ExplicitlyDenied"),
+            "a marker under the bucket key": (snapshot(A, None, "_RUN.json"), "Allowed"),
+        }
+    )
     results = policy_simulator.evaluate([sim for sim, _ in cases.values()])
     got = dict(zip(cases, results, strict=True))
     assert got == {name: expected for name, (_, expected) in cases.items()}

@@ -23,6 +23,7 @@ KIT = {
     "shared_queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/airlock-prod-shared-landing",
     "queue_url_template": "https://sqs.eu-west-1.amazonaws.com/123456789012/airlock-prod-{tenant}-landing",
     "dedicated_tenants": ["globex"],
+    "tenant_key_template": "arn:aws:kms:eu-west-1:123456789012:alias/airlock-prod-{tenant}",
     "tenants": {},
     "ecs": {
         "cluster_name": "airlock-prod-transforms",
@@ -58,6 +59,7 @@ def test_outputs_map_to_the_contract_settings() -> None:
     assert not any(k.startswith("AIRFLOW_CONN_") for k in env)
     settings = load_settings({**env, "AIRLOCK_HOME": "/srv/airlock"})
     assert settings.queue_url("globex") == KIT["queue_url_template"].format(tenant="globex")
+    assert settings.tenant_key("acme") == "arn:aws:kms:eu-west-1:123456789012:alias/airlock-prod-acme"
     assert settings.queue_url("acme") == KIT["shared_queue_url"]
     assert settings.watched_queues() == {
         "sqs_shared": KIT["shared_queue_url"],

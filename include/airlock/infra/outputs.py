@@ -80,6 +80,8 @@ def outputs_to_env(
     }
     if kit.get("shared_queue_url"):  # the standard tier's queue; dedicated tenants have their own
         env["AIRLOCK_SHARED_QUEUE_URL"] = kit["shared_queue_url"]
+    if kit.get("tenant_key_template"):  # each tenant's snapshots under its own key (crypto-shredding)
+        env["AIRLOCK_TENANT_KEY_TEMPLATE"] = kit["tenant_key_template"]
     if kit.get("queue_url_template"):
         env["AIRLOCK_QUEUE_URL_TEMPLATE"] = kit["queue_url_template"]
         env["AIRLOCK_DEDICATED_TENANTS"] = ",".join(kit.get("dedicated_tenants") or [])

@@ -14,11 +14,12 @@ module "registry" {
 
 module "tenant" {
   source   = "../../modules/tenant"
-  for_each = module.registry.keyed_tenants # active tenants, and offboarded ones until erased (their key stays)
+  for_each = module.registry.keyed_tenants # active tenants, and offboarded ones (key only) until erased
 
   name_prefix              = local.name_prefix
   tenant_id                = each.key
   isolation_tier           = each.value.isolation_tier
+  offboarded               = each.value.offboarded
   landing_bucket_arn       = module.landing_zone.bucket_arns.landing
   raw_bucket_arn           = module.landing_zone.bucket_arns.raw
   storage_kms_key_arn      = module.landing_zone.storage_kms_key_arn
@@ -39,7 +40,8 @@ module "landing_zone" {
   # (output bucket_policies) with a real IAM evaluator instead.
   attach_data_bucket_policies = false
   tenant_kms_keys             = { for id, t in module.tenant : id => t.kms_key_arn }
-  dedicated_tenants           = sort([for id, t in module.tenant : id if t.isolation_tier == "dedicated"])
+  tenant_retention_days       = { for id, t in module.registry.keyed_tenants : id => t.retention_days if t.retention_days != null }
+  dedicated_tenants           = sort([for id, t in module.tenant : id if t.isolation_tier == "dedicated" && !t.offboarded])
 }
 
 # A small VPC of its own: ECS tasks need subnets, and the local endpoint's default VPC is not
@@ -70,7 +72,7 @@ module "ecs" {
   image          = "airlock/dbt:local"
   vpc_id         = aws_vpc.this[0].id
   subnet_ids     = aws_subnet.private[*].id
-  task_role_arns = { for id, t in module.tenant : id => t.processing_role_arn }
+  task_role_arns = { for id, t in module.tenant : id => t.processing_role_arn if !t.offboarded }
 }
 
 module "audit" {

@@ -13,7 +13,7 @@ module "kit_settings" {
       kms_key_arn         = t.kms_key_arn
       upload_role_arn     = t.upload_role_arn
       processing_role_arn = t.processing_role_arn
-    }
+    } if !t.offboarded
   }
   ecs = var.enable_ecs ? {
     cluster_name           = module.ecs[0].cluster_name
@@ -41,7 +41,7 @@ output "event_routing" {
   description = "Where landing events go: the shared rule's pattern, and each dedicated tenant's queue URL."
   value = {
     shared_pattern = module.landing_zone.shared_event_pattern
-    dedicated      = { for id, t in module.tenant : id => t.queue_url if t.isolation_tier == "dedicated" }
+    dedicated      = { for id, t in module.tenant : id => t.queue_url if t.isolation_tier == "dedicated" && !t.offboarded }
   }
 }
 

@@ -14,11 +14,12 @@ module "registry" {
 
 module "tenant" {
   source   = "../../modules/tenant"
-  for_each = module.registry.keyed_tenants # active tenants, and offboarded ones until erased (their key stays)
+  for_each = module.registry.keyed_tenants # active tenants, and offboarded ones (key only) until erased
 
   name_prefix           = local.name_prefix
   tenant_id             = each.key
   isolation_tier        = each.value.isolation_tier
+  offboarded            = each.value.offboarded
   landing_bucket_arn    = module.landing_zone.bucket_arns.landing
   raw_bucket_arn        = module.landing_zone.bucket_arns.raw
   storage_kms_key_arn   = module.landing_zone.storage_kms_key_arn
@@ -28,10 +29,11 @@ module "tenant" {
 module "landing_zone" {
   source = "../../modules/landing_zone"
 
-  name_prefix        = local.name_prefix
-  raw_retention_days = var.raw_retention_days
-  tenant_kms_keys    = { for id, t in module.tenant : id => t.kms_key_arn }
-  dedicated_tenants  = sort([for id, t in module.tenant : id if t.isolation_tier == "dedicated"])
+  name_prefix           = local.name_prefix
+  raw_retention_days    = var.raw_retention_days
+  tenant_kms_keys       = { for id, t in module.tenant : id => t.kms_key_arn }
+  tenant_retention_days = { for id, t in module.registry.keyed_tenants : id => t.retention_days if t.retention_days != null }
+  dedicated_tenants     = sort([for id, t in module.tenant : id if t.isolation_tier == "dedicated" && !t.offboarded])
 }
 
 module "ecs" {
@@ -42,7 +44,7 @@ module "ecs" {
   ecr_repository_arn = var.ecr_repository_arn
   vpc_id             = var.vpc_id
   subnet_ids         = var.private_subnet_ids
-  task_role_arns     = { for id, t in module.tenant : id => t.processing_role_arn }
+  task_role_arns     = { for id, t in module.tenant : id => t.processing_role_arn if !t.offboarded }
 }
 
 module "audit" {

@@ -13,7 +13,7 @@ module "kit_settings" {
       kms_key_arn         = t.kms_key_arn
       upload_role_arn     = t.upload_role_arn
       processing_role_arn = t.processing_role_arn
-    }
+    } if !t.offboarded
   }
   ecs = {
     cluster_name           = module.ecs.cluster_name

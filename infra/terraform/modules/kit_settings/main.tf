@@ -9,6 +9,10 @@ locals {
   # The dedicated tier's queues; set even with no dedicated tenant yet, so adding one is a settings change only.
   queue_url_template = format("https://sqs.%s.amazonaws.com/%s/%s-{tenant}-landing", var.region, local.sqs_account, var.name_prefix)
   dedicated_tenants  = sort([for id, t in var.tenants : id if t.queue_name != null])
+  # Snapshot files are written with the tenant's own key, named by its alias (modules/tenant: alias/<prefix>-<id>).
+  tenant_key_template = format(
+    "arn:%s:kms:%s:%s:alias/%s-{tenant}", split(":", var.shared_queue.arn)[1], var.region, local.sqs_account, var.name_prefix
+  )
 
   any_task_role = var.ecs == null ? null : try(values(var.ecs.task_role_arns)[0], null)
   task_role_arn_template = local.any_task_role == null ? null : format(
@@ -16,15 +20,16 @@ locals {
   )
 
   settings = {
-    env                = var.env_name
-    region             = var.region
-    landing_url        = "s3://${var.bucket_names.landing}"
-    raw_url            = "s3://${var.bucket_names.raw}"
-    quarantine_url     = "s3://${var.bucket_names.quarantine}"
-    shared_queue_url   = local.shared_queue_url
-    queue_url_template = local.queue_url_template
-    dedicated_tenants  = local.dedicated_tenants
-    tenants            = var.tenants
+    env                 = var.env_name
+    region              = var.region
+    landing_url         = "s3://${var.bucket_names.landing}"
+    raw_url             = "s3://${var.bucket_names.raw}"
+    quarantine_url      = "s3://${var.bucket_names.quarantine}"
+    shared_queue_url    = local.shared_queue_url
+    queue_url_template  = local.queue_url_template
+    dedicated_tenants   = local.dedicated_tenants
+    tenant_key_template = local.tenant_key_template
+    tenants             = var.tenants
     ecs = var.ecs == null ? null : merge(var.ecs, {
       task_role_arn_template = local.task_role_arn_template
     })

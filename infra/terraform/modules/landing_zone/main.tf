@@ -166,6 +166,32 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Per-tenant retention (retention_days in the tenant's file): its snapshots and quarantined files expire
+  # after that many days; the expired versions go a day later (on raw, once the Object Lock allows).
+  dynamic "rule" {
+    for_each = contains(["raw", "quarantine"], each.key) ? var.tenant_retention_days : {}
+    content {
+      id     = "airlock-${each.key}-tenant-${rule.key}"
+      status = "Enabled"
+      filter {
+        prefix = "${rule.key}/"
+      }
+      expiration {
+        days = rule.value
+      }
+      noncurrent_version_expiration {
+        noncurrent_days = 1
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for id, days in var.tenant_retention_days : days >= var.raw_retention_days])
+      error_message = "retention_days of ${join(", ", [for id, days in var.tenant_retention_days : "${id} (${days})" if days < var.raw_retention_days])} is below the raw bucket's Object Lock (${var.raw_retention_days} days): S3 cannot delete a locked snapshot earlier. Raise retention_days, or lower raw_retention_days; to make a tenant's data unreadable earlier, erase it (airlock tenant erase)."
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.this]
 }
 
@@ -204,9 +230,18 @@ locals {
     )
   })
 
+  # The values a writer may send as SSEKMSKeyId for a tenant's snapshots: its key ARN or its alias ARN
+  # (AIRLOCK_TENANT_KEY_TEMPLATE names the alias, whose key an erasure shreds).
+  tenant_snapshot_keys = {
+    for id, key_arn in var.tenant_kms_keys : id => [
+      key_arn, "arn:${local.partition}:kms:${data.aws_region.current.name}:${local.account_id}:alias/${var.name_prefix}-${id}"
+    ]
+  }
+  raw_write_keys = concat([aws_kms_key.storage.arn], flatten(values(local.tenant_snapshot_keys)))
+
   platform_policies = { for k, b in { raw = aws_s3_bucket.raw, quarantine = aws_s3_bucket.quarantine } : k => jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       local.deny_insecure_transport[k],
       {
         # Platform writers may omit the header (bucket default = storage key) but may not ask
@@ -229,10 +264,23 @@ locals {
         Resource  = "${b.arn}/*"
         Condition = {
           Null            = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = "false" }
-          StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = aws_kms_key.storage.arn }
+          StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = k == "raw" ? local.raw_write_keys : [aws_kms_key.storage.arn] }
         }
       },
-    ]
+      ],
+      # Raw: a tenant's snapshot files are under its own key (erasure shreds it), and under no other tenant's.
+      [for id, keys in local.tenant_snapshot_keys : {
+        Sid       = "DenyForeignSnapshotKey${replace(title(replace(id, "_", " ")), " ", "")}"
+        Effect    = "Deny"
+        Principal = { AWS = "*" }
+        Action    = "s3:PutObject"
+        Resource  = "${b.arn}/${id}/*"
+        Condition = {
+          Null            = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = "false" }
+          StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = concat([aws_kms_key.storage.arn], keys) }
+        }
+      } if k == "raw"],
+    )
   }) }
 }
 

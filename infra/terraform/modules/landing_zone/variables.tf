@@ -154,3 +154,15 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "tenant_retention_days" {
+  description = "Per tenant with `retention_days` in its registry file: days its snapshots (raw) and quarantined files are kept. Tenants not listed follow the bucket-wide rules."
+  type        = map(number)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for days in values(var.tenant_retention_days) : days >= 1 && days <= 3650 && floor(days) == days])
+    error_message = "tenant_retention_days: whole days, 1-3650."
+  }
+}

@@ -5,8 +5,10 @@ locals {
 
   name      = "${var.name_prefix}-${var.tenant_id}"
   dedicated = var.isolation_tier == "dedicated"
-  prefix    = "${var.tenant_id}/"
-  tags      = merge(var.tags, { "airlock:tenant" = var.tenant_id })
+  # An offboarded tenant keeps its key (and nothing else): its snapshots stay readable until erased.
+  active = !var.offboarded
+  prefix = "${var.tenant_id}/"
+  tags   = merge(var.tags, { "airlock:tenant" = var.tenant_id })
 
   account_root     = "arn:${local.partition}:iam::${local.account_id}:root"
   upload_trustees  = length(var.upload_principal_arns) > 0 ? var.upload_principal_arns : [local.account_root]

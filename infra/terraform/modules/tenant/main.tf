@@ -6,6 +6,8 @@
 # ---------------------------------------------------------------------------------------------
 # KMS: one customer-managed key per tenant for its landing objects (and, dedicated, its queue).
 # ---------------------------------------------------------------------------------------------
+# Offboarding keeps the key (its snapshots stay readable); erasure disables it and schedules its deletion
+# outside Terraform (airlock tenant erase). modules/tenant_guard fails a plan that would lose it by mistake.
 resource "aws_kms_key" "tenant" {
   description             = "${local.name}: landing objects${local.dedicated ? " and notification queue" : ""}"
   enable_key_rotation     = true
@@ -57,7 +59,7 @@ resource "aws_kms_alias" "tenant" {
 # ---------------------------------------------------------------------------------------------
 module "queue" {
   source = "../notification_queue"
-  count  = local.dedicated ? 1 : 0
+  count  = local.dedicated && local.active ? 1 : 0
 
   name                      = "${local.name}-landing"
   kms_key_arn               = aws_kms_key.tenant.arn
@@ -94,6 +96,7 @@ moved {
 # Upload role: writes `<tenant>/` in landing, encrypted with the tenant key; nothing else.
 # ---------------------------------------------------------------------------------------------
 resource "aws_iam_role" "upload" {
+  count                = local.active ? 1 : 0
   name                 = "${local.name}-upload"
   description          = "Tenant ${var.tenant_id} uploads to s3 landing/${local.prefix}"
   max_session_duration = 3600
@@ -113,8 +116,9 @@ resource "aws_iam_role" "upload" {
 }
 
 resource "aws_iam_role_policy" "upload" {
-  name = "write-own-prefix"
-  role = aws_iam_role.upload.id
+  count = local.active ? 1 : 0
+  name  = "write-own-prefix"
+  role  = aws_iam_role.upload[0].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
@@ -156,6 +160,7 @@ resource "aws_iam_role_policy" "upload" {
 # Processing role: reads the tenant's own raw snapshots; it is also the tenant's ECS task role.
 # ---------------------------------------------------------------------------------------------
 resource "aws_iam_role" "processing" {
+  count                = local.active ? 1 : 0
   name                 = "${local.name}-processing"
   description          = "Tenant ${var.tenant_id} processing: reads s3 raw/${local.prefix}"
   max_session_duration = 3600
@@ -179,8 +184,9 @@ resource "aws_iam_role" "processing" {
 }
 
 resource "aws_iam_role_policy" "processing" {
-  name = "read-own-snapshots"
-  role = aws_iam_role.processing.id
+  count = local.active ? 1 : 0
+  name  = "read-own-snapshots"
+  role  = aws_iam_role.processing[0].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
@@ -198,12 +204,34 @@ resource "aws_iam_role_policy" "processing" {
         Condition = { StringLike = { "s3:prefix" = local.prefix_condition } }
       },
       {
+        # Snapshot files are under the tenant's own key, markers under the bucket's storage key.
         Sid       = "DecryptThroughS3"
         Effect    = "Allow"
         Action    = "kms:Decrypt"
-        Resource  = var.storage_kms_key_arn
+        Resource  = [var.storage_kms_key_arn, aws_kms_key.tenant.arn]
         Condition = { StringEquals = { "kms:ViaService" = local.s3_via_service } }
       },
     ]
   })
+}
+
+# Offboarding made the roles optional (count): an existing tenant's roles keep their address.
+moved {
+  from = aws_iam_role.upload
+  to   = aws_iam_role.upload[0]
+}
+
+moved {
+  from = aws_iam_role_policy.upload
+  to   = aws_iam_role_policy.upload[0]
+}
+
+moved {
+  from = aws_iam_role.processing
+  to   = aws_iam_role.processing[0]
+}
+
+moved {
+  from = aws_iam_role_policy.processing
+  to   = aws_iam_role_policy.processing[0]
 }

@@ -40,15 +40,25 @@ output "dlq_arn" {
 
 output "upload_role_arn" {
   description = "Role the tenant assumes to upload into landing/<tenant>/."
-  value       = aws_iam_role.upload.arn
+  value       = one(aws_iam_role.upload[*].arn)
 }
 
 output "processing_role_arn" {
   description = "Role that reads raw/<tenant>/: the tenant's ECS task role."
-  value       = aws_iam_role.processing.arn
+  value       = one(aws_iam_role.processing[*].arn)
 }
 
 output "processing_role_name" {
   description = "Name of the processing role."
-  value       = aws_iam_role.processing.name
+  value       = one(aws_iam_role.processing[*].name)
+}
+
+output "offboarded" {
+  description = "True when the tenant left: only its key remains (role outputs are null)."
+  value       = var.offboarded
+}
+
+output "kms_alias_arn" {
+  description = "The key's alias ARN: what the kit sends as SSEKMSKeyId for the tenant's snapshots (AIRLOCK_TENANT_KEY_TEMPLATE)."
+  value       = aws_kms_alias.tenant.arn
 }

@@ -129,3 +129,10 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "offboarded" {
+  description = "The tenant left (`airlock tenant offboard`): only its KMS key (and alias) remain; its queue, roles and policies go."
+  type        = bool
+  default     = false
+  nullable    = false
+}

@@ -180,3 +180,60 @@ run "rejects_short_access_log_retention" {
 
   expect_failures = [var.access_log_retention_days]
 }
+
+run "raw_accepts_each_tenants_own_key_under_its_prefix_only" {
+  command = apply
+
+  assert {
+    condition = {
+      for s in jsondecode(output.bucket_policies.raw).Statement :
+      s.Resource => toset(s.Condition.StringNotEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"])
+      if startswith(s.Sid, "DenyForeignSnapshotKey")
+      } == {
+      "${aws_s3_bucket.raw.arn}/acme/*"   = toset([aws_kms_key.storage.arn, "arn:aws:kms:us-east-1:123456789012:key/acme", "arn:aws:kms:us-east-1:123456789012:alias/airlock-test-acme"])
+      "${aws_s3_bucket.raw.arn}/globex/*" = toset([aws_kms_key.storage.arn, "arn:aws:kms:us-east-1:123456789012:key/globex", "arn:aws:kms:us-east-1:123456789012:alias/airlock-test-globex"])
+    }
+    error_message = "A tenant's snapshots are under its own key (key or alias ARN) or the storage key, never another tenant's."
+  }
+  assert {
+    condition = one([
+      for s in jsondecode(output.bucket_policies.quarantine).Statement :
+      s.Condition.StringNotEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"] if s.Sid == "DenyForeignKey"
+    ]) == [aws_kms_key.storage.arn]
+    error_message = "Quarantine stays under the storage key only."
+  }
+}
+
+run "per_tenant_retention_becomes_lifecycle_rules" {
+  command = apply
+
+  variables {
+    raw_retention_days    = 30
+    tenant_retention_days = { acme = 400 }
+  }
+
+  assert {
+    condition = alltrue([
+      for b in ["raw", "quarantine"] : one([
+        for r in aws_s3_bucket_lifecycle_configuration.this[b].rule : r.expiration[0].days
+        if r.id == "airlock-${b}-tenant-acme" && r.filter[0].prefix == "acme/"
+      ]) == 400
+    ])
+    error_message = "acme's retention_days expires its raw snapshots and quarantined files under acme/."
+  }
+  assert {
+    condition     = length([for r in aws_s3_bucket_lifecycle_configuration.this["landing"].rule : r if strcontains(r.id, "tenant")]) == 0
+    error_message = "Landing keeps its own expiry: per-tenant retention is for raw and quarantine."
+  }
+}
+
+run "retention_below_the_object_lock_is_refused" {
+  command = plan
+
+  variables {
+    raw_retention_days    = 365
+    tenant_retention_days = { acme = 30 }
+  }
+
+  expect_failures = [aws_s3_bucket_lifecycle_configuration.this]
+}

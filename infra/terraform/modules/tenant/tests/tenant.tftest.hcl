@@ -104,7 +104,7 @@ run "upload_role_scoped_to_own_prefix" {
 
   assert {
     condition = alltrue(flatten([
-      for s in jsondecode(aws_iam_role_policy.upload.policy).Statement : [
+      for s in jsondecode(aws_iam_role_policy.upload[0].policy).Statement : [
         for r in flatten([s.Resource]) : r == "arn:aws:s3:::airlock-test-landing/acme/*"
       ] if anytrue([for a in flatten([s.Action]) : startswith(a, "s3:") && a != "s3:ListBucket"])
     ]))
@@ -112,20 +112,20 @@ run "upload_role_scoped_to_own_prefix" {
   }
   assert {
     condition = one([
-      for s in jsondecode(aws_iam_role_policy.upload.policy).Statement : s.Condition.StringLike["s3:prefix"]
+      for s in jsondecode(aws_iam_role_policy.upload[0].policy).Statement : s.Condition.StringLike["s3:prefix"]
       if s.Action == "s3:ListBucket"
     ]) == ["acme/", "acme/*"]
     error_message = "Listing must be limited to the acme/ prefix (s3:prefix)."
   }
   assert {
     condition = one([
-      for s in jsondecode(aws_iam_role_policy.upload.policy).Statement : s.Condition.StringEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"]
+      for s in jsondecode(aws_iam_role_policy.upload[0].policy).Statement : s.Condition.StringEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"]
       if s.Sid == "WriteOwnPrefixWithOwnKey"
     ]) == aws_kms_key.tenant.arn
     error_message = "Uploads must name the tenant's own key."
   }
   assert {
-    condition     = !strcontains(aws_iam_role_policy.upload.policy, "\"*\"")
+    condition     = !strcontains(aws_iam_role_policy.upload[0].policy, "\"*\"")
     error_message = "The upload policy must not contain a wildcard action or resource."
   }
 }
@@ -135,14 +135,14 @@ run "processing_role_reads_own_snapshots_only" {
 
   assert {
     condition = alltrue(flatten([
-      for s in jsondecode(aws_iam_role_policy.processing.policy).Statement : [
+      for s in jsondecode(aws_iam_role_policy.processing[0].policy).Statement : [
         for r in flatten([s.Resource]) : r == "arn:aws:s3:::airlock-test-raw/acme/*"
       ] if contains(flatten([s.Action]), "s3:GetObject")
     ]))
     error_message = "The processing role must read raw/acme/* only."
   }
   assert {
-    condition     = length(regexall("s3:Put|s3:Delete", aws_iam_role_policy.processing.policy)) == 0
+    condition     = length(regexall("s3:Put|s3:Delete", aws_iam_role_policy.processing[0].policy)) == 0
     error_message = "The processing role must not write or delete."
   }
 }
@@ -175,4 +175,37 @@ run "rejects_wildcard_upload_principal" {
   }
 
   expect_failures = [var.upload_principal_arns]
+}
+
+run "processing_role_decrypts_snapshots_under_the_tenant_key" {
+  command = apply
+
+  assert {
+    condition = toset(one([
+      for s in jsondecode(aws_iam_role_policy.processing[0].policy).Statement : flatten([s.Resource]) if s.Sid == "DecryptThroughS3"
+    ])) == toset(["arn:aws:kms:us-east-1:123456789012:key/storage", aws_kms_key.tenant.arn])
+    error_message = "Snapshot files are under the tenant's key, markers under the storage key: the processing role decrypts both, and no other key."
+  }
+}
+
+run "an_offboarded_tenant_keeps_only_its_key" {
+  command = apply
+
+  variables {
+    isolation_tier = "dedicated"
+    offboarded     = true
+  }
+
+  assert {
+    condition     = aws_kms_key.tenant.enable_key_rotation && aws_kms_alias.tenant.name == "alias/airlock-test-acme"
+    error_message = "Offboarding keeps the key and its alias: the snapshots stay readable until an erasure."
+  }
+  assert {
+    condition     = length(aws_iam_role.upload) + length(aws_iam_role.processing) + length(module.queue) == 0
+    error_message = "Offboarding removes the roles and the queue (dedicated tier): no upload, no processing, no events."
+  }
+  assert {
+    condition     = output.upload_role_arn == null && output.processing_role_arn == null && output.queue_url == null && output.offboarded
+    error_message = "An offboarded tenant's outputs say so."
+  }
 }
