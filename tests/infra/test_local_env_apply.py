@@ -414,4 +414,5 @@ def test_registry_is_the_only_tenant_source() -> None:
     for tf in root.rglob("*.tf"):
         text = tf.read_text(encoding="utf-8")
         assert not any(re.search(rf"\b{i}\b", text) for i in ids), f"{tf} names a tenant"
-    assert Path(root / "envs" / "local" / "main.tf").read_text().count("module.registry.tenants") == 1
+    # One for_each over the registry: its tenants, plus the offboarded ones that keep their key until erased.
+    assert Path(root / "envs" / "local" / "main.tf").read_text().count("for_each = module.registry.keyed_tenants") == 1

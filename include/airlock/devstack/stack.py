@@ -150,7 +150,7 @@ class LocalStack:
         return stack_memory(self.processes(), unique=True)
 
     def rewire(self, tenant_ids: Iterable[str]) -> Rewired:
-        """Onboard tenants while the stack runs: wire the endpoint for `tenant_ids` as at start.
+        """Onboard (or offboard) tenants while the stack runs: wire the endpoint for `tenant_ids` as at start.
 
         A standard tenant needs nothing (the shared queue's rule already covers its prefix). A change
         in the dedicated tier (a new dedicated tenant, or one moved between tiers) gets its queue and
@@ -160,10 +160,14 @@ class LocalStack:
         ids = sorted(set(tenant_ids))
         dedicated = dedicated_tenants(ids)
         added = sorted(set(ids) - set(self.tenant_ids))
-        if self.endpoint_url is None or self.provision is not None:
-            self.tenant_ids = ids  # a folder landing zone, or wiring owned by Terraform: nothing to do here
+        if self.endpoint_url is None:
+            self.tenant_ids = ids  # a folder landing zone: nothing to wire
             return Rewired(added, [], [], restarted=False)
-        env = wire_landing_zone(self.endpoint_url, self.env_name, ids, dedicated=dedicated)
+        if self.provision is not None:  # the wiring is Terraform's: apply it again, take the tiers it outputs
+            env = dict(self.provision(self.endpoint_url))
+            dedicated = sorted(t for t in env.get("AIRLOCK_DEDICATED_TENANTS", "").split(",") if t)
+        else:
+            env = wire_landing_zone(self.endpoint_url, self.env_name, ids, dedicated=dedicated)
         if self.relay_url:  # as at start: the stack reaches moto through its relay
             env = {k: v.replace(self.endpoint_url, self.relay_url) for k, v in env.items()}
         gained, lost = sorted(set(dedicated) - set(self.dedicated)), sorted(set(self.dedicated) - set(dedicated))

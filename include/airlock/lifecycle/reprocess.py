@@ -92,6 +92,10 @@ def _judge(item: CommittedBatch, raw: Storage, code: CodeVersion, *, changed: bo
     if item.state == "processing":
         return Item(item, "leave", f"attempt {item.attempt} ({item.run_id}) is running: re-run it once it ends")
     recorded = done.get("code_version")
+    nodes = _nodes_changed(raw, recorded, code, cache) if recorded and recorded != code.version else {}
+    code_change = (
+        f"code {recorded[:12]} -> {code.short}: {_describe(nodes) or 'fingerprints not kept'}" if nodes else ""
+    )
     if changed:
         if item.state == "snapshotted":
             return Item(item, "leave", "never processed: its first run is due anyway")
@@ -99,21 +103,19 @@ def _judge(item: CommittedBatch, raw: Storage, code: CodeVersion, *, changed: bo
             return Item(item, "leave", f"code unchanged since attempt {item.attempt} ({code.short})")
         if not recorded:
             return Item(item, "re-run", "no code version recorded (processed before versioning)")
-        nodes = _nodes_changed(raw, recorded, code, cache)
-        return Item(
-            item, "re-run", f"code {recorded[:12]} -> {code.short}: {_describe(nodes) or 'see fingerprints'}", nodes
-        )
+        return Item(item, "re-run", code_change, nodes)
     if force:
-        return Item(item, "re-run", "forced")
+        return Item(item, "re-run", f"forced{'; ' + code_change if code_change else ''}", nodes)
     if item.state == "done" and recorded == code.version:
         manifest = read_manifest(raw, item.batch) or {}
         if done.get("content_hash") == content_hash(manifest):
             return Item(item, "leave", f"unchanged since attempt {item.attempt} (content and code): --force re-runs it")
+        return Item(item, "re-run", "content changed (a re-delivered snapshot)")
     if item.state == "snapshotted":
         return Item(item, "re-run", "never processed")
-    if item.state == "failed":
+    if item.state == "failed" and not code_change:
         return Item(item, "re-run", f"attempt {item.attempt} failed")
-    return Item(item, "re-run", "content or code changed" if recorded else "no versions recorded")
+    return Item(item, "re-run", code_change or "no versions recorded", nodes)
 
 
 def plan_reprocess(
