@@ -158,7 +158,7 @@ def test_worker_killed_during_the_dbt_build(stack):
     wait_until("dbt build is running", dbt_processes, 300, interval=0.2)
     producer = wait_until(
         "the dbt task is running",
-        lambda: _running_ti(stack, batch, run, lambda t: t.startswith("dbt.")),
+        lambda: _running_ti(stack, batch, run, lambda t: t == "dbt_build" or t.startswith("dbt.")),
         60,
         interval=0.2,
     )
