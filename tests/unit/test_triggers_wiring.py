@@ -183,3 +183,17 @@ def test_dedicated_tenants_come_from_the_registry_and_a_broken_file_is_standard(
     (tmp_path / "b.yaml").write_text("tenant_id: b\nisolation_tier: standard\n")
     (tmp_path / "c.yaml").write_text("tenant_id: [c\n")
     assert dedicated_tenants(["a", "b", "c", "missing"], tmp_path) == ["a"]
+
+
+def test_airlock_dev_notices_new_tenant_files_and_refuses_a_yml(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from airlock.commands.dev import _RegistryFollower
+
+    (tmp_path / "acme.yaml").write_text("tenant_id: acme\n")
+    follower = _RegistryFollower(tmp_path, ["acme"])
+    assert not follower.changed()
+    (tmp_path / "newco.yaml").write_text("tenant_id: newco\n")
+    (tmp_path / "typo.yml").write_text("tenant_id: typo\n")
+    assert follower.changed()
+    assert follower.tenants == ["acme", "newco"]
+    assert "ignoring" in capsys.readouterr().out and "typo.yml" in follower._warned
+    assert not follower.changed()  # nothing new since
