@@ -7,7 +7,8 @@ standard-tier tenants, 1% dedicated. Measured per configuration:
 - triggerer RSS, and its CPU seconds over one idle minute (all its processes);
 - SQS requests in that idle minute, read from moto's own request recorder, and what a month of
   them costs at $0.40 per million (30 days);
-- DAG-folder parse time (fresh process, median of 3, as bench/tenant_scale.py measures it);
+- DAG-folder parse time (fresh process, as bench/tenant_scale.py measures it; median of 5, every
+  configuration interleaved round by round after the stacks, so they share the machine's load drift);
 - upload -> processing-run start, p50/p95 over 20 single-file batches of one standard tenant.
 
 The shared-queue design (ADR 0010) runs at 10, 1,000 and 10,000 tenants; today's one-queue-per-tenant
@@ -53,7 +54,7 @@ DEDICATED_EVERY = 100  # 1% of the tenants are dedicated
 BATCHES = 20
 SPACING = 4.0
 IDLE_SECONDS = 60
-PARSE_REPEATS = 3
+PARSE_REPEATS = 5
 PRICE_PER_MILLION = 0.40
 MINUTES_PER_MONTH = 30 * 24 * 60
 BATCH_TENANT = "t00001"  # standard in every registry
@@ -98,7 +99,23 @@ def make_registry(folder: Path, count: int) -> tuple[Path, list[str], list[str]]
 
 
 # -- measurements -----------------------------------------------------------------------------------
-def parse_time(dags: Path, env: Mapping[str, str], home: Path) -> float:
+def parse_env(design: str, tenants_dir: Path, dedicated: list[str]) -> dict[str, str]:
+    """The settings a deployment of that design parses its DAGs with (AWS-style URLs: nothing is called)."""
+    base = "https://sqs.eu-west-1.amazonaws.com/123456789012/airlock-prod"
+    if design == "per_tenant_queue":
+        return {
+            "AIRLOCK_TENANTS_DIR": str(tenants_dir),
+            "AIRLOCK_BASELINE_QUEUE_URL_TEMPLATE": base + "-{tenant}-landing",
+        }
+    return {
+        "AIRLOCK_TENANTS_DIR": str(tenants_dir),
+        "AIRLOCK_SHARED_QUEUE_URL": base + "-shared-landing",
+        "AIRLOCK_QUEUE_URL_TEMPLATE": base + "-{tenant}-landing",
+        "AIRLOCK_DEDICATED_TENANTS": ",".join(dedicated),
+    }
+
+
+def parse_once(dags: Path, env: Mapping[str, str], home: Path) -> float:
     environ = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRLOCK_")},
         **env,
@@ -108,21 +125,34 @@ def parse_time(dags: Path, env: Mapping[str, str], home: Path) -> float:
         "AIRFLOW_HOME": str(home),
         "AIRLOCK_HOME": str(ROOT),
     }
-    runs = []
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "_parse_probe.py"), str(dags)],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["import_errors"]:
+        raise RuntimeError(f"import errors while parsing {dags}: {result['import_errors']}")
+    return float(result["parse_s"])
+
+
+def parse_times(work: Path, configs: list[tuple[str, int]]) -> dict[tuple[str, int], float]:
+    """Median parse time per (design, tenants), the configurations interleaved round by round.
+
+    Interleaved, with no stack running: on a shared machine the load drifts over the bench's hour,
+    and each configuration's median then sees the same drift.
+    """
+    dags = {"shared_queue": ROOT / "dags", "per_tenant_queue": baseline_dags(work / "parse")}
+    runs: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
     for _ in range(PARSE_REPEATS):
-        out = subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "_parse_probe.py"), str(dags)],
-            env=environ,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        if result["import_errors"]:
-            raise RuntimeError(f"import errors while parsing {dags}: {result['import_errors']}")
-        runs.append(result["parse_s"])
-    return round(statistics.median(runs), 3)
+        for design, count in configs:
+            folder, _ids, dedicated = _reuse(work, count)
+            env = parse_env(design, folder, dedicated)
+            runs[(design, count)].append(parse_once(dags[design], env, work / "parse" / "home"))
+    return {c: round(statistics.median(r), 3) for c, r in runs.items()}
 
 
 def triggerer_tree(stack: LocalStack) -> list[psutil.Process]:
@@ -226,11 +256,11 @@ def latency(stack: LocalStack) -> dict[str, Any]:
     }
 
 
-def wait_quiet(stack: LocalStack, timeout: float = 300) -> None:
-    """No router run queued or running: what an idle minute needs."""
+def wait_quiet(stack: LocalStack, timeout: float = 600) -> None:
+    """No run of any DAG queued or running (the probe's router run, the first sweep): what an idle minute needs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not [r for r in stack.api.dag_runs("airlock_router") if r["state"] in ("queued", "running")]:
+        if not [r for state in ("queued", "running") for r in stack.api.dag_runs(state=state, limit=10)]:
             return
         time.sleep(2)
 
@@ -278,8 +308,6 @@ def measure(work: Path, pg: LocalPostgres, design: str, count: int) -> dict[str,
         triggers = int(pg.psql("SELECT count(*) FROM trigger", database=database).strip())
         idle = idle_minute(stack, recording)
         lat = latency(stack)
-        parse_env = {k: v for k, v in stack.env.items() if k.startswith("AIRLOCK_")}
-    parse = parse_time(kwargs.get("dags_folder") or ROOT / "dags", parse_env, work / name / "parse_home")
     result = {
         "design": design,
         "tenants": count,
@@ -288,7 +316,6 @@ def measure(work: Path, pg: LocalPostgres, design: str, count: int) -> dict[str,
         "first_poll_after_s": round(polled_after, 1),
         "triggers_running": triggers,
         **idle,
-        "parse_s": parse,
         "latency": lat,
     }
     print(f"    [{name}] {result}", flush=True)
@@ -311,6 +338,9 @@ def run() -> dict[str, Any]:
             results.append(measure(work, pg, "shared_queue", count))
             if count in BASELINE_SCALES:
                 results.append(measure(work, pg, "per_tenant_queue", count))
+        parsed = parse_times(work, [(r["design"], r["tenants"]) for r in results])
+    for r in results:
+        r["parse_s"] = parsed[(r["design"], r["tenants"])]
     ours = {r["tenants"]: r for r in results if r["design"] == "shared_queue"}
     base = {r["tenants"]: r for r in results if r["design"] == "per_tenant_queue"}
     top, low = ours[max(SCALES)], ours[min(SCALES)]
