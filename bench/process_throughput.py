@@ -67,6 +67,16 @@ def _stock_csv(tenant: str) -> bytes:
     return ("warehouse_id,sku,quantity,counted_at\n" + "\n".join(rows) + "\n").encode()
 
 
+def _design(env: dict[str, str]) -> str:
+    """Which event path the stack wired on this checkout (the figures depend on it)."""
+    dedicated = [t for t in env.get("AIRLOCK_DEDICATED_TENANTS", "").split(",") if t]
+    if env.get("AIRLOCK_SHARED_QUEUE_URL"):
+        return f"one shared SQS queue for standard tenants + {len(dedicated)} dedicated queue(s) (ADR 0010)"
+    if "{tenant}" in env.get("AIRLOCK_QUEUE_URL_TEMPLATE", ""):
+        return "one SQS queue and one watcher per tenant (ADR 0002)"
+    return "no queue (folder landing zone)"
+
+
 def _phase(work: Path, count: int, mode: str) -> dict[str, Any]:
     from airlock.devstack.local_aws import free_port
     from airlock.devstack.stack import LocalStack
@@ -100,10 +110,8 @@ def _phase(work: Path, count: int, mode: str) -> dict[str, Any]:
             log=messages.append,
         ) as stack:
             figures["stack_start_s"] = round(time.perf_counter() - started, 1)
-            template = stack.env.get("AIRLOCK_QUEUE_URL_TEMPLATE", "")
-            figures["watcher_design"] = (
-                "one SQS queue and one MessageQueueTrigger per tenant" if "{tenant}" in template else "shared queue"
-            )
+            figures["watcher_design"] = _design(stack.env)
+            figures["watchers"] = len(stack.airflow.watchers()) if stack.airflow else None
             settings = load_settings({**os.environ, **stack.env})
             raw = open_storage(settings.raw_url)
             bucket = settings.landing_url.removeprefix("s3://").split("/")[0]
