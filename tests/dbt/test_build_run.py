@@ -231,7 +231,7 @@ def test_a_good_batch_is_one_build_task_and_one_event_per_model(processing: dict
         8,
     )
     log = processing["log"]("acme", "dbt_build")
-    assert "model model.airlock.fct_stock_levels: success, 8 rows" in log
+    assert "dbt nodes of inventory: {'success': 5}" in log
     assert "OK created sql table model tenant_acme.fct_stock_levels" in log, "dbt's own lines, as text"
 
 

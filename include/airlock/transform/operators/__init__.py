@@ -166,11 +166,18 @@ class DbtBuildMixin(BaseOperator):
         """Log each model's outcome, send it to Datadog, and return it (the task's XCom, read by model tasks)."""
         from airlock.metrics import metrics
 
+        # dbt's own line for every node is already in the log above: repeat only what did not succeed, with
+        # dbt's messages, and one line of totals (200 lines more per run cost the log pipeline, not the reader).
+        by_status: dict[str, int] = {}
         for outcome in outcomes.values():
-            level = logging.INFO if outcome.succeeded or outcome.status in ("not_run", "unknown") else logging.ERROR
-            rows = f", {outcome.rows} rows" if outcome.rows is not None else ""
+            by_status[outcome.status] = by_status.get(outcome.status, 0) + 1
+            if outcome.succeeded:
+                continue
+            level = logging.WARNING if outcome.status in ("not_run", "unknown", "skipped") else logging.ERROR
             detail = f": {'; '.join(outcome.messages)}" if outcome.messages else ""
-            self.log.log(level, "model %s: %s%s%s", outcome.unique_id, outcome.status, rows, detail)
+            self.log.log(level, "model %s: %s%s", outcome.unique_id, outcome.status, detail)
+        rows = sum(o.rows or 0 for o in outcomes.values())
+        self.log.info("dbt nodes of %s: %s; %d rows in the tables built", self.selection.dataflow, by_status, rows)
         tenant_metrics = metrics.for_tenant(run["tenant_id"], self.selection.dataflow)
         built_now = {uid: outcomes[uid] for uid in build.results if uid in outcomes}
         tenant_metrics.dbt_models(built_now.values())
