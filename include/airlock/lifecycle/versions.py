@@ -20,14 +20,12 @@ import functools
 import hashlib
 import json
 import logging
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airlock import __version__
-from airlock.errors import StorageError
+from airlock.errors import AirlockError, StorageError
 from airlock.storage import Storage, read_json, write_json
 
 if TYPE_CHECKING:
@@ -37,8 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CODE_PREFIX = "_airlock/code/"
-SELECTED_TYPES = ("model", "seed", "snapshot", "test")
-EXCLUDED_TAGS = ("samples",)  # the analysts' sample loop, never part of a processing run (transform.py)
 
 
 def content_hash(manifest: dict[str, Any]) -> str:
@@ -80,17 +76,12 @@ def load_manifest(path: Path) -> dict[str, Any]:
     return _read_manifest(str(path), path.stat().st_mtime_ns)
 
 
-def selected_nodes(dataflow: Dataflow, manifest: dict[str, Any]) -> set[str]:
-    """The nodes a run of the dataflow builds (`tag:<dbt_tag>`, as transform.py selects), and their tests."""
-    tag = dataflow.dbt_tag
-    return {
-        uid
-        for uid, node in manifest.get("nodes", {}).items()
-        if node.get("resource_type") in SELECTED_TYPES
-        and tag in node.get("tags", [])
-        and not set(EXCLUDED_TAGS) & set(node.get("tags", []))
-        and (node.get("config") or {}).get("enabled", True)
-    }
+def selected_nodes(dataflow: Dataflow, manifest: Path) -> set[str]:
+    """The nodes a run of the dataflow builds and tests: the processing DAG's own selection (transform.selection)."""
+    from airlock.transform.selection import select_nodes
+
+    selection = select_nodes(dataflow, manifest, manifest.parent.parent)
+    return set(selection.nodes) | {test for node in selection.nodes.values() for test in node.tests}
 
 
 def _closure(start: set[str], edges: dict[str, list[str]]) -> set[str]:
@@ -136,7 +127,7 @@ def code_version(dataflow: Dataflow, manifest_path: Path) -> CodeVersion:
     manifest = load_manifest(manifest_path)
     nodes = manifest.get("nodes", {})
     parents = {uid: list(node.get("depends_on", {}).get("nodes", [])) for uid, node in nodes.items()}
-    wanted = {uid for uid in _closure(selected_nodes(dataflow, manifest), parents) if uid in nodes}
+    wanted = {uid for uid in _closure(selected_nodes(dataflow, manifest_path), parents) if uid in nodes}
     macros = manifest.get("macros", {})
     prints = {uid: _fingerprint(nodes[uid], macros) for uid in sorted(wanted)}
     material = json.dumps({"airlock": __version__, "nodes": prints}, sort_keys=True)
@@ -163,18 +154,18 @@ def changed_nodes(before: dict[str, str] | None, after: dict[str, str]) -> dict[
     return dict(sorted(out.items()))
 
 
-def deployed_manifest(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:
-    """The manifest the deployment runs (AIRLOCK_DBT_PROJECT_DIR's target/, as transform reads it)."""
-    env = os.environ if environ is None else environ
-    return Path(env.get("AIRLOCK_DBT_PROJECT_DIR") or settings.home / "dbt_project") / "target" / "manifest.json"
+def deployed_manifest(settings: Settings) -> Path:
+    """The manifest the deployment runs (the dbt runtime's project: AIRLOCK_DBT_PROJECT_DIR or dbt_project/)."""
+    from airlock.transform.config import load_dbt_runtime
+
+    return load_dbt_runtime(settings).project.manifest_path
 
 
 def run_code_version(settings: Settings, registry: Registry, dataflow: str, raw: Storage) -> CodeVersion | None:
     """The code version a processing run records, its fingerprints kept; None (never skip) without a manifest."""
-    path = deployed_manifest(settings)
     try:
-        code = code_version(registry.dataflows[dataflow], path)
-    except (OSError, ValueError) as exc:
+        code = code_version(registry.dataflows[dataflow], deployed_manifest(settings))
+    except (OSError, ValueError, AirlockError) as exc:
         log.warning("no code version for %s (%s): this run is never skipped as unchanged", dataflow, exc)
         return None
     try:
