@@ -163,6 +163,12 @@ def test_uploads_reach_the_shared_queue_or_their_dedicated_queue(endpoint: str) 
         s3.put_object(Bucket="airlock-rt-landing", Key=key, Body=b"x")
     assert _keys(sqs, s.queue_url("acme")) == ["acme/orders/1/orders.csv", "initech/inventory/1/stock_a.csv"]
     assert _keys(sqs, s.queue_url("globex")) == ["globex/orders/1/orders.csv"]
+    kms = client("kms", endpoint)
+    keys = {t: kms.describe_key(KeyId=s.tenant_key(t))["KeyMetadata"]["KeyId"] for t in ("acme", "globex", "initech")}
+    assert len(set(keys.values())) == 3, "each tenant has its own key for its snapshots, as in Terraform"
+    again = wire_landing_zone(endpoint, "rt", ["acme", "globex", "initech"], dedicated=["globex"])
+    assert load_settings({**again, "AIRLOCK_HOME": str(REPO)}).tenant_key("acme") == s.tenant_key("acme")
+    assert kms.describe_key(KeyId=s.tenant_key("acme"))["KeyMetadata"]["KeyId"] == keys["acme"], "idempotent"
 
 
 def test_rewiring_moves_a_tenant_between_tiers_and_a_new_standard_tenant_needs_nothing(endpoint: str) -> None:

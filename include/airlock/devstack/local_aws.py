@@ -177,12 +177,27 @@ def wire_landing_zone(
     for tenant in dedicated_ids:
         url, arn = _queue_with_dlq(sqs, queue_name(env_name, tenant))
         _route(events, sqs, rule_name(env_name, tenant), dedicated_pattern(landing, tenant), url, arn)
+    _tenant_keys(client("kms", endpoint_url, region), env_name, tenant_ids)
     wanted = {rule_name(env_name)} | {rule_name(env_name, t) for t in dedicated_ids}
     for rule in events.list_rules(NamePrefix=f"airlock-{env_name}-landing-").get("Rules", []):
         if rule["Name"] not in wanted:  # a tenant that left the dedicated tier: its uploads go to the shared queue
             events.remove_targets(Rule=rule["Name"], Ids=["queue"])
             events.delete_rule(Name=rule["Name"])
-    return aws_env(endpoint_url, env_name, shared_url, dedicated_ids, region=region)
+    env = aws_env(endpoint_url, env_name, shared_url, dedicated_ids, region=region)
+    env["AIRLOCK_TENANT_KEY_TEMPLATE"] = f"alias/airlock-{env_name}-{{tenant}}"
+    return env
+
+
+def _tenant_keys(kms: Any, env_name: str, tenant_ids: Iterable[str]) -> None:
+    """Each tenant's own KMS key and alias, as the tenant module makes them (its snapshots use it); idempotent."""
+    pages = kms.get_paginator("list_aliases").paginate()
+    existing = {alias["AliasName"] for page in pages for alias in page.get("Aliases", [])}
+    for tenant in tenant_ids:
+        alias = f"alias/airlock-{env_name}-{tenant}"
+        if alias not in existing:
+            tags = [{"TagKey": "airlock:tenant", "TagValue": tenant}]
+            key = kms.create_key(Description=f"airlock {tenant}", Tags=tags)
+            kms.create_alias(AliasName=alias, TargetKeyId=key["KeyMetadata"]["KeyId"])
 
 
 def aws_env(
