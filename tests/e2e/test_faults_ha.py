@@ -23,6 +23,7 @@ import pytest
 from airlock.demo.runner import DAGS
 from airlock.devstack.postgres import LocalPostgres
 from airlock.devstack.stack import LocalStack
+from airlock.settings import load_settings
 
 from .faults import assert_once, inventory, kill_component, upload, wait_processed
 
@@ -61,11 +62,14 @@ def ha():
 
 
 def _watcher_holder(stack: LocalStack, tenant: str) -> str:
-    """The triggerer that runs the tenant's SQS watcher: the last to log its queue (the one to kill).
+    """The triggerer that runs the watcher of the tenant's queue: the last to log it (the one to kill).
 
-    The job table of Airflow 3 records no pid, so the triggerers' own logs tell which one holds it.
+    The tenant's queue is its own if dedicated, else the standard tier's shared one. The job table of
+    Airflow 3 records no pid, so the triggerers' own logs tell which one holds it.
     """
-    queue = f"-{tenant}-landing"
+    url = load_settings(stack.env).queue_url(tenant)
+    assert url, f"{tenant} has no notification queue: {stack.env.get('AIRLOCK_SHARED_QUEUE_URL')!r}"
+    queue = url.rsplit("/", 1)[-1]
     latest: dict[str, str] = {}
     for proc in stack.supervisor.processes:
         if proc.name.startswith("triggerer"):

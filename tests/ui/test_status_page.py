@@ -152,7 +152,10 @@ def test_the_page_shows_reasons_failed_task_logs_disabled_tenants_and_watchers(
     watchers = dict(re.findall(r'data-watcher="([^"]+)" data-watcher-state="([^"]+)"', dom))
     expected = {w["name"]: w["state"] for w in _overview(stack)["watchers"]}
     assert watchers == expected and "polling" in watchers.values(), watchers
-    wired = {stack.env["AIRLOCK_QUEUE_URL_TEMPLATE"].format(tenant=t) for t in ("acme", "globex", "initech")}
+    dedicated = [t for t in stack.env.get("AIRLOCK_DEDICATED_TENANTS", "").split(",") if t]
+    wired = {stack.env["AIRLOCK_SHARED_QUEUE_URL"]} | {
+        stack.env["AIRLOCK_QUEUE_URL_TEMPLATE"].format(tenant=t) for t in dedicated
+    }  # the queues the stack created: the standard tier's shared one, one per dedicated tenant
     for watcher in _overview(stack)["watchers"]:
         if watcher["queue"] in wired:
             assert watcher["state"] == "polling", watcher

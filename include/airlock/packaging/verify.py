@@ -80,15 +80,23 @@ class CleanVenv:
 
 
 def local_constraints(python: str = sys.executable) -> str:
-    """The dev venv's resolution as a constraints file (stands in for the official one offline)."""
-    frozen = subprocess.run(
-        [python, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True
-    ).stdout
-    return "".join(
-        line + "\n"
-        for line in frozen.splitlines()
-        if line and not line.startswith(("-e", "#")) and not line.lower().startswith("airlock")
-    )
+    """The dev venv's resolution as a constraints file (stands in for the official one offline).
+
+    Read from the interpreter's installed distributions, not `pip freeze`: a venv made by uv has no pip.
+    Editable installs and airlock itself (also seen through an `airlock.egg-info` on the path) are left
+    out, as `pip freeze --exclude-editable` would.
+    """
+    listing = subprocess.run([python, "-c", _LIST_DISTRIBUTIONS], capture_output=True, text=True, check=True).stdout
+    pins = sorted({line for line in listing.splitlines() if line and not line.lower().startswith("airlock==")})
+    return "".join(pin + "\n" for pin in pins)
+
+
+_LIST_DISTRIBUTIONS = """
+import importlib.metadata as m, json
+for d in m.distributions():
+    if not json.loads(d.read_text("direct_url.json") or "{}").get("dir_info", {}).get("editable"):
+        print(f"{d.metadata['Name']}=={d.version}")
+"""
 
 
 def offline_requirements(packaged: Path, constraints: Path) -> str:
