@@ -121,6 +121,8 @@ class IntakeReport:
     disabled: dict[str, int] = field(default_factory=dict)
     """Disabled tenants -> how many of their landing objects wait untouched (sweep) or hints skipped (router)."""
     skipped_hints: list[str] = field(default_factory=list)
+    settling: dict[BatchRef, datetime] = field(default_factory=dict)
+    """Batches the router saw settling -> when they complete if nothing else arrives (`Intake.settle`'s input)."""
 
     @property
     def partition_keys(self) -> list[str]:
@@ -185,15 +187,47 @@ class Intake:
             if key is not None:
                 tenant = tenant_prefix(key)[:-1]
                 by_tenant.setdefault(tenant if tenant in self.registry.tenants else UNKNOWN, []).append(key)
-        settling: dict[BatchRef, datetime] = {}
         for tenant_id, keys in sorted(by_tenant.items()):
             with self._isolated(report, tenant_id, "router"):
                 wanted = self._heads(tenant_id, keys, report)
                 for ref in sorted(wanted):
                     outcome = self._evaluate_one(ref, report, recover=False)
                     if outcome is not None and outcome.recheck_at is not None:
+                        report.settling[ref] = outcome.recheck_at
+        return report
+
+    def settle(self, settling: dict[BatchRef, datetime]) -> IntakeReport:
+        """Wait for batches whose settle window ends within `settle_wait`, then evaluate them again.
+
+        Why a separate step (the router's second task): outlet events leave a task only when it
+        ends, so waiting inside `handle_hints` held back every batch of the run that was complete at
+        once. Leaving short windows to the sweep instead would add up to one sweep interval of
+        latency; longer windows are the sweep's.
+        """
+        report = IntakeReport()
+        deadline = time.monotonic() + self.settle_wait.total_seconds()
+        while settling:
+            now = self.now()
+            waits = {
+                ref: s for ref, at in settling.items()
+                if (s := settle_wait(at, now, self.settle_wait)) is not None
+            }  # fmt: skip
+            if not waits:
+                break
+            pause = min(waits.values()) + 0.05
+            if time.monotonic() + pause > deadline:
+                break
+            log.info("waiting %.1fs for %d settling batch(es)", pause, len(waits))
+            self._sleep(pause)
+            if self._now is not None:  # a test clock: move it along
+                self._now += timedelta(seconds=pause)
+            settling = {}
+            for ref in sorted(waits):
+                with self._isolated(report, ref.tenant_id, "router", ref):
+                    outcome = self._evaluate_one(ref, report, recover=False)
+                    if outcome is not None and outcome.recheck_at is not None:
                         settling[ref] = outcome.recheck_at
-        self._wait_for_settling(settling, report)
+        report.settling = settling
         return report
 
     def sweep(self, tenant_ids: Iterable[str] | None = None, *, unknown_prefixes: bool = False) -> IntakeReport:
@@ -277,35 +311,6 @@ class Intake:
         if files is None:
             return None
         return self._evaluate_isolated(files, report, recover=recover)
-
-    def _wait_for_settling(self, settling: dict[BatchRef, datetime], report: IntakeReport) -> None:
-        """Wait in-task for batches whose settle window ends within `settle_wait`, then evaluate them again.
-
-        Why: leaving them to the sweep adds up to one sweep interval of latency; a short window
-        costs the router a short wait instead. Longer windows are the sweep's.
-        """
-        deadline = time.monotonic() + self.settle_wait.total_seconds()
-        while settling:
-            now = self.now()
-            waits = {
-                ref: s for ref, at in settling.items()
-                if (s := settle_wait(at, now, self.settle_wait)) is not None
-            }  # fmt: skip
-            if not waits:
-                return
-            pause = min(waits.values()) + 0.05
-            if time.monotonic() + pause > deadline:
-                return
-            log.info("waiting %.1fs for %d settling batch(es)", pause, len(waits))
-            self._sleep(pause)
-            if self._now is not None:  # a test clock: move it along
-                self._now += timedelta(seconds=pause)
-            settling = {}
-            for ref in sorted(waits):
-                with self._isolated(report, ref.tenant_id, "router", ref):
-                    outcome = self._evaluate_one(ref, report, recover=False)
-                    if outcome is not None and outcome.recheck_at is not None:
-                        settling[ref] = outcome.recheck_at
 
     # -- sweeps -------------------------------------------------------------------------------
     def _note_disabled(self, report: IntakeReport) -> None:

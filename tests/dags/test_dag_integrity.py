@@ -38,7 +38,11 @@ PROBE = textwrap.dedent(
     for dag_id, dag in bag.dags.items():
         dags[dag_id] = {
             "tags": sorted(dag.tags),
-            "tasks": {t.task_id: {"retries": t.retries, "type": type(t).__name__, "pool": t.pool} for t in dag.tasks},
+            "tasks": {
+                t.task_id: {"retries": t.retries, "type": type(t).__name__, "pool": t.pool,
+                            "downstream": sorted(t.downstream_task_ids)}
+                for t in dag.tasks
+            },  # fmt: skip
             "timetable": type(dag.timetable).__name__,
         }
     print(json.dumps({"errors": bag.import_errors, "dags": dags, "attempts": attempts}))
@@ -81,6 +85,8 @@ def test_expected_dags_one_per_dataflow(parsed):
     assert sorted(parsed["dags"]) == sorted(
         ["airlock_router", "airlock_reconcile", *[f"process_{d}" for d in dataflows]]
     )
+    router = parsed["dags"]["airlock_router"]["tasks"]
+    assert router["route"]["downstream"] == ["settle"], "complete batches leave with route; settle waits after it"
     for dataflow in dataflows:
         dag = parsed["dags"][f"process_{dataflow}"]
         assert dag["timetable"] == "PartitionedAssetTimetable"
