@@ -16,20 +16,27 @@ from airlock import __version__, commands
 from airlock.errors import AirlockError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of `command` alone when it names one.
+
+    Why `command`: each command module imports what it runs (boto3, Airflow's client, ...), about a
+    second for all of them; `airlock status` should not pay for `airlock reprocess`'s imports.
+    """
     parser = argparse.ArgumentParser(
         prog="airlock",
         description="Multi-tenant, event-driven dbt pipelines on Apache Airflow 3.",
     )
     parser.add_argument("--version", action="version", version=f"airlock {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"airlock.commands.{module.name}").register(sub)
+    names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+    for name in [command] if command in names else names:  # each module registers the command it is named for
+        importlib.import_module(f"airlock.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
