@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from airlock import tenants as tenants_module
 from airlock.errors import RegistryError
 from airlock.tenants import load_registry, parse_duration, tenant_ids
 
@@ -140,3 +142,33 @@ def test_error_hints_point_at_a_document_that_exists(registry_dirs):
         load_registry(tenants, dataflows)
     assert "docs/tenants.md" in str(err.value)
     assert (Path(__file__).resolve().parents[2] / "docs" / "tenants.md").is_file()
+
+
+def test_a_reload_validates_only_changed_files_and_sees_every_change(registry_dirs, monkeypatch):
+    """Long-lived processes (the status page, refreshed every 30 s) re-read the registry: an unchanged file
+    is not parsed again, and any change is seen at the next load, even one that keeps size and mtime."""
+    tenants, dataflows = registry_dirs
+    first = load_registry(tenants, dataflows)
+    validated: list[str] = []
+    real = tenants_module._load_tenant
+    monkeypatch.setattr(tenants_module, "_load_tenant", lambda path, *a: validated.append(path.name) or real(path, *a))
+    assert load_registry(tenants, dataflows).tenants == first.tenants
+    assert validated == []
+    acme = tenants / "acme.yaml"
+    text, stat = acme.read_text(), acme.stat()
+    acme.write_text(text.replace("deadline: 30m", "deadline: 40m", 1))  # same size
+    os.utime(acme, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime: an edit within the clock's tick
+    assert load_registry(tenants, dataflows).tenants["acme"].dataflows["orders"].deadline == timedelta(minutes=40)
+    assert validated == ["acme.yaml"]
+    acme.write_text(text.replace("tenant_id: acme", "tenant_id: Acme!", 1))
+    for _ in range(2):  # an invalid file is reported at every load, never served from before
+        with pytest.raises(RegistryError, match="tenant_id"):
+            load_registry(tenants, dataflows)
+        assert "acme" not in load_registry(tenants, dataflows, strict=False).tenants
+    acme.write_text(text)
+    validated.clear()
+    flow = dataflows / "orders.yaml"  # a dataflow change re-checks every tenant against it
+    flow.write_text(flow.read_text().replace("  refunds:\n    columns: [order_id, refunded_at, amount]\n", ""))
+    with pytest.raises(RegistryError, match="'refunds' is not a table of orders"):
+        load_registry(tenants, dataflows)
+    assert sorted(validated) == ["acme.yaml", "globex.yaml", "initech.yaml"]
