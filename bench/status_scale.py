@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from airlock import tenants as tenants_module
 from airlock.observability import status as status_module
 from airlock.observability.sample import Roots, write_batch, write_registry
 from airlock.observability.status import StatusCollector, render_table, summary
@@ -94,6 +95,7 @@ def run() -> dict[str, Any]:
         rows: list[Any] = []
         for _ in range(3):
             status_module._MARKER_CACHE.clear()  # cold every time: what a fresh process (the CLI) pays
+            tenants_module._validated.clear()
             t0 = time.perf_counter()
             registry = load_registry(tenants_dir, dataflows_dir)
             t1 = time.perf_counter()
@@ -118,6 +120,7 @@ def run() -> dict[str, Any]:
         page_seconds: list[float] = []
         page_bytes = 0
         status_module._MARKER_CACHE.clear()  # the first load after the api-server starts is cold
+        tenants_module._validated.clear()
         for _ in range(3):
             t0 = time.perf_counter()
             registry = load_registry(tenants_dir, dataflows_dir)
@@ -164,9 +167,11 @@ def run() -> dict[str, Any]:
         f"cold, {best['total']}s in process, status page JSON {page_seconds[0]:.2f}s cold / "
         f"{min(page_seconds[1:]):.2f}s refreshed (target {TARGET_SECONDS}s)",
         "how": "one listing per root (landing, raw, quarantine) of key names and timestamps; states come from "
-        "which markers exist; one small JSON read (_DONE or _RUN) per tenant x dataflow for the run link and "
-        "done/failed; no head or read per batch. On S3 the listings of a tenant filter and the marker reads "
-        "run 16-way parallel.",
+        "which markers exist; one small JSON read (_DONE or _RUN) per batch shown, at most 5 per tenant x "
+        "dataflow; no head or read per batch. Folders are listed one after the other (threads only fight for "
+        "the GIL); S3 roots side by side, and on S3 the listings of a tenant filter and the marker reads run "
+        "16-way parallel. A refresh of the page re-reads only changed markers and re-validates only changed "
+        "tenant files (keyed by their bytes); the CLI and the page's first load pay for everything.",
     }
 
 

@@ -227,6 +227,23 @@ def test_cli_json_and_table(registry: Registry, tmp_path: Path, monkeypatch, cap
     assert "unknown tenant" in captured.err and not captured.out
 
 
+def test_the_cli_imports_only_the_command_it_runs() -> None:
+    """`airlock status` is typed often and must answer fast: it does not import every other command's
+    dependencies (boto3, Airflow's REST client: about a second), while `airlock --help` still lists all."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from airlock import cli; cli.build_parser('status'); "
+        "print(sorted(m for m in sys.modules if m.startswith('airlock.commands.') or m == 'boto3'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["['airlock.commands.status']"], done.stdout
+    every = cli.build_parser()
+    names = next(a for a in every._actions if a.dest == "command").choices
+    assert {"status", "reprocess", "tenant", "infra"} <= set(names)
+
+
 def test_cli_json_stays_valid_when_airflows_logging_writes_to_stdout(tmp_path: Path) -> None:
     """The real S3 path: a moto server, the client made through Airflow's connection (which logs INFO
     lines to stdout), `airlock status --json` in its own process: stdout must parse as JSON."""
@@ -342,6 +359,50 @@ def test_web_api_needs_an_airflow_login_but_the_bundle_does_not(registry: Regist
     assert client.get("/api/status").status_code == 401
     assert client.get("/api/overview").status_code == 401
     assert client.get("/static/status.js").status_code == 200  # code, not data
+
+
+def test_page_requests_that_arrive_during_a_build_share_it_and_the_next_one_reads_afresh(
+    registry: Registry, roots: Roots
+) -> None:
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from airlock.observability.web import create_app
+
+    write_batch(roots, registry, "acme", "orders", "20261121", "done", at=NOW - timedelta(minutes=3))
+    calls: list[int] = []
+    started, release = threading.Event(), threading.Event()
+
+    def loader(**kwargs):
+        calls.append(1)
+        started.set()
+        assert release.wait(60), "the test never released the build"
+        return collect_status(registry, roots.landing, roots.raw, roots.quarantine, airflow_url="", **kwargs)
+
+    app = create_app(loader, require_login=False, disabled=dict, watchers=list, failed=lambda runs: {})
+    client = TestClient(app)
+    got: list[dict] = []
+    first = threading.Thread(target=lambda: got.append(client.get("/api/overview").json()))
+    first.start()
+    assert started.wait(60), "the first request never reached the loader"
+    second = threading.Thread(target=lambda: got.append(client.get("/api/overview").json()))
+    second.start()
+    deadline = time.monotonic() + 60
+    while app.state.overview_builds.joined < 1:
+        assert time.monotonic() < deadline, f"the second request never joined the running build; calls={calls}"
+        time.sleep(0.01)
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert len(calls) == 1 and len(got) == 2 and got[0] == got[1]  # one build, both answered with it
+    latest = {(p["tenant_id"], p["dataflow"]): p["latest"]["batch_id"] for p in got[0]["pairs"]}
+    assert latest[("acme", "orders")] == "20261121"
+    write_batch(roots, registry, "acme", "orders", "20261122", "quarantined", at=NOW)
+    again = client.get("/api/overview").json()  # nothing kept after a build: the next request sees the change
+    latest = {(p["tenant_id"], p["dataflow"]): p["latest"]["batch_id"] for p in again["pairs"]}
+    assert len(calls) == 2 and latest[("acme", "orders")] == "20261122"
 
 
 def test_the_pages_pure_helpers_under_nodes_test_runner() -> None:

@@ -281,15 +281,20 @@ class StatusCollector:
             batch.touch(info.last_modified)
 
     def scan(self) -> None:
-        """List the three roots once each, concurrently (S3: per tenant prefix in parallel when filtered).
+        """List the three roots once each: S3 roots concurrently (per tenant prefix in parallel when filtered).
 
-        The listings are I/O (S3 pages, or stat calls that release the GIL), so running the three
-        side by side costs about as much as the longest one.
+        An S3 listing waits on the network, so S3 roots are listed side by side. A folder's listing is
+        Python work between short stat calls: in threads it only fights for the GIL (1.0 s against
+        0.86 s one after the other for 75,000 objects), so folders are listed in this thread.
         """
         prefixes = self._prefixes()
         roots = (self.landing, self.raw, self.quarantine)
-        with ThreadPoolExecutor(len(roots)) as pool:
-            landing, raw, quarantine = pool.map(lambda s: list(_list_roots(s, prefixes)), roots)
+        remote = [s for s in roots if isinstance(s, S3Storage)]
+        with ThreadPoolExecutor(max(len(remote), 1)) as pool:
+            pending = {id(s): pool.submit(lambda s: list(_list_roots(s, prefixes)), s) for s in remote}
+            landing, raw, quarantine = (
+                pending[id(s)].result() if id(s) in pending else list(_list_roots(s, prefixes)) for s in roots
+            )
         self._scan_raw(raw)  # first: landing files of a snapshotted batch then need no matching
         self._scan_landing(landing)
         self._scan_quarantine(quarantine)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,6 +120,45 @@ def overview(
     }
 
 
+class SharedBuilds:
+    """One build per key at a time: a request that arrives while the same build runs waits for its result.
+
+    Why: every open status page asks for the overview every 30 s, and at 1,000 tenants one build is a
+    second or more of the api-server's CPU (it lists the three roots). Ten people looking must not
+    cost ten builds at once. Staleness: a joining request gets a state read at most one build's
+    duration before it arrived; nothing is kept after the build, so the next request reads afresh.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[Hashable, Future[Any]] = {}
+        self.joined = 0
+        """How many requests were answered by a build another request had started."""
+
+    def run(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            running = self._running.get(key)
+            owner = running is None
+            if owner:
+                running = self._running[key] = Future()
+            else:
+                self.joined += 1
+        assert running is not None
+        if not owner:
+            return running.result()
+        try:
+            result = build()
+        except BaseException as exc:
+            running.set_exception(exc)
+            raise
+        else:
+            running.set_result(result)
+            return result
+        finally:
+            with self._lock:
+                del self._running[key]
+
+
 def _default_rows(**kwargs: Any) -> list[BatchStatus]:
     from airlock.observability.status import status_from_settings
 
@@ -166,6 +207,8 @@ def create_app(
     auth = _airflow_user_required() if require_login else None
     dependencies = [Depends(auth)] if auth else []
 
+    builds = app.state.overview_builds = SharedBuilds()
+
     def build(history: int) -> dict[str, Any]:
         started = time.perf_counter()
         if loader is None and disabled is None:
@@ -189,7 +232,7 @@ def create_app(
     @app.get("/api/overview", dependencies=dependencies)
     async def api_overview(history: int = Query(10, ge=1, le=MAX_HISTORY)) -> JSONResponse:
         # Storage listings and database reads are blocking I/O: keep them off the api-server's loop.
-        return JSONResponse(await asyncio.to_thread(build, history))
+        return JSONResponse(await asyncio.to_thread(builds.run, history, lambda: build(history)))
 
     @app.get("/api/status", dependencies=dependencies)
     async def api_status(history: int = Query(1, ge=1, le=MAX_HISTORY), tenant: str | None = None) -> JSONResponse:
