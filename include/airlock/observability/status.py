@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, unquote
@@ -119,7 +119,11 @@ class BatchStatus:
         return label
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # What dataclasses.asdict gives, without its recursive deep copy (3x slower over 10,000 rows):
+        # only `reasons` and `rows_loaded` are mutable, and they are copied here.
+        data = {name: getattr(self, name) for name in _ROW_FIELDS}
+        data["reasons"] = list(self.reasons)
+        data["rows_loaded"] = dict(self.rows_loaded) if self.rows_loaded is not None else None
         data["label"] = self.label
         data["incomplete_delivered"] = self.incomplete_delivered
         for key in ("first_seen", "last_activity", "last_success_at"):
@@ -128,7 +132,12 @@ class BatchStatus:
         return data
 
 
-_MARKER_CACHE: dict[tuple[str, str], tuple[tuple[datetime, int] | None, dict[str, Any]]] = {}
+_ROW_FIELDS = tuple(f.name for f in fields(BatchStatus))
+
+Version = tuple[datetime, int, str | None]
+"""What names one version of an object in a listing: last modified, size, ETag (S3's; mtime in ns on a disk)."""
+
+_MARKER_CACHE: dict[tuple[str, str], tuple[Version | None, dict[str, Any]]] = {}
 _MARKER_CACHE_MAX = 200_000
 _marker_lock = threading.Lock()
 
@@ -139,8 +148,11 @@ def _location(storage: Storage) -> str:
     return str(getattr(storage, "root", id(storage)))
 
 
-def _cached_json(storage: Storage, key: str, version: tuple[datetime, int] | None) -> dict[str, Any]:
-    """A marker's JSON, read once per version (last modified, size) for the life of the process.
+def _cached_json(storage: Storage, key: str, version: Version | None) -> dict[str, Any]:
+    """A marker's JSON, read once per version (last modified, size, ETag) for the life of the process.
+
+    The ETag matters on S3, whose LastModified has whole seconds: a marker rewritten within the second
+    at the same size (a re-run's _DONE) is still a new version.
 
     The status page lives in the api-server and refreshes every 30 s: after its first load it reads
     only the markers written since, whatever the number of batches shown.
@@ -302,7 +314,7 @@ class StatusCollector:
     # ---- rows -------------------------------------------------------------------------------
     def _marker(self, tenant_id: str, dataflow: str, batch: _Batch, marker: str) -> dict[str, Any]:
         info = batch.markers.get(marker)
-        version = (info.last_modified, info.size) if info else None
+        version = (info.last_modified, info.size, info.etag) if info else None
         return _cached_json(self.raw, f"{tenant_id}/{dataflow}/{batch.batch_id}/{marker}", version)
 
     def _run_url(self, dag_id: str | None, run_id: str | None) -> str | None:
@@ -371,7 +383,7 @@ class StatusCollector:
             name = original.rsplit("/", 1)[-1]
             key = batch.reason_keys.get(original)
             # Written once, never rewritten: any cached copy is current.
-            record = _cached_json(self.quarantine, key, (datetime.min.replace(tzinfo=UTC), 0)) if key else {}
+            record = _cached_json(self.quarantine, key, (datetime.min.replace(tzinfo=UTC), 0, None)) if key else {}
             if not record:  # the reason is the folder the file was moved to: <owner>/<reason>/<key>
                 folder = key.split("/", 2)[1] if key and key.count("/") >= 2 else "reason not recorded"
                 reasons.append(f"{name}: {folder}")
