@@ -2,9 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ATTENTION, PALETTE, ago, filterPairs, formatAge } from "../../include/airlock/observability/static/status.js";
-
-const pair = (tenant_id, state, batches = [], attention = []) => ({ tenant_id, dataflow: "orders", state, batches, attention });
+import { ATTENTION, PALETTE, ago, formatAge, overviewQuery } from "../../include/airlock/observability/static/status.js";
 
 test("ages read like the CLI's, and a missing age is never '- ago'", () => {
   assert.equal(formatAge(42), "42s");
@@ -21,14 +19,11 @@ test("every state has one of Airflow's state colours, and attention states are t
   assert.deepEqual([...ATTENTION].sort(), ["failed", "late", "quarantined"]);
 });
 
-test("filters: tenant substring, a state of any recent batch, attention only", () => {
-  const pairs = [
-    pair("acme", "done", [{ state: "failed" }, { state: "done" }], [{ state: "failed" }]),
-    pair("globex", "quarantined", [{ state: "quarantined" }], [{ state: "quarantined" }]),
-    pair("initech", "done", [{ state: "done" }]),
-  ];
-  assert.deepEqual(filterPairs(pairs, { tenant: "GLO" }).map((p) => p.tenant_id), ["globex"]);
-  assert.deepEqual(filterPairs(pairs, { state: "failed" }).map((p) => p.tenant_id), ["acme"]);
-  assert.deepEqual(filterPairs(pairs, { attentionOnly: true }).map((p) => p.tenant_id), ["acme", "globex"]);
-  assert.equal(filterPairs(pairs).length, 3);
+test("filters and the page size go to the server, which sends only the pairs shown", () => {
+  assert.equal(overviewQuery({ history: 10 }), "overview?history=10&limit=200");
+  const query = new URLSearchParams(
+    overviewQuery({ history: 5, tenant: "  GLO ", state: "failed", attentionOnly: true, limit: 400 }).split("?")[1],
+  );
+  assert.deepEqual(Object.fromEntries(query), { history: "5", limit: "400", tenant: "GLO", state: "failed", attention: "true" });
+  assert.equal(overviewQuery({ history: 10, tenant: "   " }), "overview?history=10&limit=200"); // blank: no filter
 });

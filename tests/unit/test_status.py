@@ -350,6 +350,44 @@ def test_web_overview_groups_batches_with_reasons_failed_task_logs_disabled_tena
     assert client.get("/", follow_redirects=False).headers["location"].endswith("/plugin/airlock-status")
 
 
+def test_the_page_gets_only_the_pairs_it_shows_filtered_by_the_server(registry: Registry, roots: Roots) -> None:
+    from fastapi.testclient import TestClient
+
+    from airlock.observability.web import create_app
+
+    write_batch(roots, registry, "acme", "orders", "20261120", "failed", at=NOW - timedelta(days=1), run_id="r20")
+    write_batch(roots, registry, "acme", "orders", "20261121", "done", at=NOW - timedelta(minutes=3))
+    write_batch(roots, registry, "globex", "orders", "20261121", "quarantined", at=NOW - timedelta(minutes=1))
+    write_batch(roots, registry, "umbrella", "orders", "20261121", "failed", at=NOW - timedelta(minutes=2), run_id="u1")
+    asked: list[list[tuple[str, str]]] = []
+
+    def failed(runs):
+        asked.append(sorted(runs))
+        return {}
+
+    def loader(**kwargs):
+        return collect_status(registry, roots.landing, roots.raw, roots.quarantine, airflow_url="", **kwargs)
+
+    client = TestClient(create_app(loader, require_login=False, disabled=dict, watchers=list, failed=failed))
+
+    def pairs(**params) -> tuple[list[str], dict]:
+        data = client.get("/api/overview", params=params).json()
+        return [f"{p['tenant_id']}/{p['dataflow']}" for p in data["pairs"]], data
+
+    every, data = pairs()
+    assert every == ["acme/inventory", "acme/orders", "globex/orders", "initech/inventory", "umbrella/orders"]
+    assert data["total_pairs"] == data["matched_pairs"] == 5
+    assert pairs(tenant=" GLO ")[0] == ["globex/orders"]  # a substring, any case
+    assert pairs(state="failed")[0] == ["acme/orders", "umbrella/orders"]  # a state of any recent batch
+    assert pairs(attention="true")[0] == ["acme/orders", "globex/orders", "umbrella/orders"]
+    asked.clear()
+    shown, data = pairs(limit=2)
+    assert shown == ["acme/inventory", "acme/orders"] and data["matched_pairs"] == 5 and data["total_pairs"] == 5
+    assert data["counts"] == {"quarantined": 1, "done": 1, "failed": 1, "no batches": 2}  # counts cover every pair
+    assert asked == [[("process_orders", "r20")]]  # failed tasks looked up for the pairs sent, not umbrella's
+    assert client.get("/api/overview", params={"state": "bogus"}).status_code == 422
+
+
 def test_web_api_needs_an_airflow_login_but_the_bundle_does_not(registry: Registry, roots: Roots) -> None:
     from fastapi.testclient import TestClient
 
@@ -396,7 +434,8 @@ def test_page_requests_that_arrive_during_a_build_share_it_and_the_next_one_read
     release.set()
     first.join(60)
     second.join(60)
-    assert len(calls) == 1 and len(got) == 2 and got[0] == got[1]  # one build, both answered with it
+    assert len(calls) == 1 and len(got) == 2  # one read of the storage, both answered from it
+    assert got[0]["seconds"] == got[1]["seconds"] and got[0]["pairs"] == got[1]["pairs"]
     latest = {(p["tenant_id"], p["dataflow"]): p["latest"]["batch_id"] for p in got[0]["pairs"]}
     assert latest[("acme", "orders")] == "20261121"
     write_batch(roots, registry, "acme", "orders", "20261122", "quarantined", at=NOW)

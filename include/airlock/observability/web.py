@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,15 @@ from fastapi import Depends, FastAPI, Query
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from airlock.observability.status import ATTENTION, BatchStatus, summary
+from airlock.observability.status import ATTENTION, STATES, BatchStatus, summary
 
 STATIC = Path(__file__).resolve().parent / "static"
 PAGE_ROUTE = "airlock-status"
 """The plugin page's route in Airflow's UI: <airflow>/plugin/airlock-status."""
 MAX_HISTORY = 20
+PAGE_PAIRS = 200
+"""Pairs the page shows at first (static/status.js PAGE_SIZE); "Show more" asks for more."""
+MAX_PAIRS = 100_000
 
 RowsLoader = Callable[..., list[BatchStatus]]
 """(history=, tenants=) -> rows; `airlock.observability.status.status_from_settings` in the api-server."""
@@ -77,21 +81,59 @@ def _batch(row: BatchStatus, failed: dict[tuple[str, str], list[dict[str, Any]]]
     return batch
 
 
+@dataclass(frozen=True)
+class PairQuery:
+    """Which tenant x dataflow pairs the page asks for: its filters, and how many it shows.
+
+    Filtered and cut here, not in the browser: at 1,000 tenants the whole grid is 2.5 MB of JSON every
+    30 s, while the page shows 200 pairs at a time. The state counts still cover every pair.
+    """
+
+    tenant: str = ""
+    """A substring of the tenant id, any case."""
+    state: str = ""
+    """A state of the pair's newest batch or of any recent one."""
+    attention: bool = False
+    """Only pairs with a batch that needs a person (quarantined, failed, late)."""
+    limit: int | None = None
+    """At most this many pairs (the page's "Show more" raises it); None: all."""
+
+    def keeps(self, group: list[BatchStatus]) -> bool:
+        needle = self.tenant.strip().lower()
+        if needle and needle not in group[0].tenant_id.lower():
+            return False
+        if self.state and all(r.state != self.state for r in group):
+            return False
+        return not self.attention or any(r.state in ATTENTION for r in group)
+
+
+FailedTasks = Callable[[Iterable[tuple[str, str]]], dict[tuple[str, str], list[dict[str, Any]]]]
+"""(dag_id, run_id) of failed runs -> their failed tasks with log links (Airflow's database)."""
+
+
 def overview(
     rows: list[BatchStatus],
     *,
     disabled: dict[str, str],
     watchers: list[dict[str, Any]],
-    failed: dict[tuple[str, str], list[dict[str, Any]]],
+    failed: FailedTasks,
     seconds: float = 0.0,
+    query: PairQuery | None = None,
 ) -> dict[str, Any]:
     """What the page renders: per tenant x dataflow its recent batches (oldest first, as Airflow's
-    grid), the newest one, the ones needing attention; the state counts; disabled tenants; watchers."""
+    grid), the newest one, the ones needing attention; the state counts; disabled tenants; watchers.
+
+    Only the pairs `query` keeps are sent, and failed tasks are looked up only for those.
+    """
+    query = query or PairQuery()
     pairs: dict[tuple[str, str], list[BatchStatus]] = {}
     for row in rows:
         pairs.setdefault((row.tenant_id, row.dataflow), []).append(row)
+    kept = [group for group in pairs.values() if query.keeps(group)]
+    shown = kept if query.limit is None else kept[: query.limit]
+    tasks = failed([(r.dag_id, r.run_id) for g in shown for r in g if r.state == "failed" and r.dag_id and r.run_id])
     out = []
-    for (tenant_id, dataflow), group in pairs.items():
+    for group in shown:
         newest = group[0]
         recent = sorted(
             (r for r in group if r.batch_id is not None),
@@ -99,21 +141,23 @@ def overview(
         )  # oldest first: the health bar reads left to right like Airflow's grid
         out.append(
             {
-                "tenant_id": tenant_id,
-                "dataflow": dataflow,
+                "tenant_id": newest.tenant_id,
+                "dataflow": newest.dataflow,
                 "dag_id": newest.dag_id,
                 "freshness_seconds": newest.freshness_seconds,
                 "late_batches": newest.late_batches,
                 "state": newest.state,
-                "latest": _batch(newest, failed),
-                "batches": [_batch(r, failed) for r in recent],
-                "attention": [_batch(r, failed) for r in group if r.state in ATTENTION],
+                "latest": _batch(newest, tasks),
+                "batches": [_batch(r, tasks) for r in recent],
+                "attention": [_batch(r, tasks) for r in group if r.state in ATTENTION],
             }
         )
     return {
         "generated_at": datetime.now(UTC).isoformat(),
         "seconds": round(seconds, 3),
         "counts": summary([group[0] for group in pairs.values()]),
+        "total_pairs": len(pairs),
+        "matched_pairs": len(kept),
         "pairs": out,
         "disabled": [{"tenant_id": t, "error": e} for t, e in sorted(disabled.items())],
         "watchers": watchers,
@@ -192,9 +236,10 @@ def create_app(
     require_login: bool = True,
     disabled: Callable[[], dict[str, str]] | None = None,
     watchers: Callable[[], list[dict[str, Any]]] | None = None,
-    failed: Callable[[Iterable[tuple[str, str]]], dict[tuple[str, str], list[dict[str, Any]]]] | None = None,
+    failed: FailedTasks | None = None,
 ) -> FastAPI:
-    """`/static/status.js` (the page), `/api/overview` (its data), `/api/status` (the CLI's rows as JSON).
+    """`/static/status.js` (the page), `/api/overview` (its data, filtered and cut to what the page shows),
+    `/api/status` (the CLI's rows as JSON).
 
     The sources are injectable for tests; by default they read the AIRLOCK_* settings' storage and
     registry, and Airflow's metadata database (watchers, failed tasks).
@@ -209,20 +254,19 @@ def create_app(
 
     builds = app.state.overview_builds = SharedBuilds()
 
-    def build(history: int) -> dict[str, Any]:
+    def read(history: int) -> tuple[list[BatchStatus], dict[str, str], float]:
+        """The expensive part (listings, marker reads), shared by the requests that arrive while it runs."""
         started = time.perf_counter()
         if loader is None and disabled is None:
             rows, disabled_now = _rows_and_disabled(history)
         else:
             rows, disabled_now = load_rows(history=history, tenants=None), (disabled or dict)()
-        runs = [(r.dag_id, r.run_id) for r in rows if r.state == "failed" and r.dag_id and r.run_id]
-        return overview(
-            rows,
-            disabled=disabled_now,
-            watchers=load_watchers(),
-            failed=load_failed(runs),
-            seconds=time.perf_counter() - started,
-        )
+        return rows, disabled_now, time.perf_counter() - started
+
+    def build(history: int, query: PairQuery) -> dict[str, Any]:
+        rows, disabled_now, seconds = builds.run(history, lambda: read(history))
+        return overview(rows, disabled=disabled_now, watchers=load_watchers(), failed=load_failed, seconds=seconds,
+                        query=query)  # fmt: skip
 
     @app.get("/")
     async def page() -> RedirectResponse:
@@ -230,9 +274,16 @@ def create_app(
         return RedirectResponse(f"{airflow_base_path()}/plugin/{PAGE_ROUTE}")
 
     @app.get("/api/overview", dependencies=dependencies)
-    async def api_overview(history: int = Query(10, ge=1, le=MAX_HISTORY)) -> JSONResponse:
+    async def api_overview(
+        history: int = Query(10, ge=1, le=MAX_HISTORY),
+        tenant: str = Query("", max_length=200),
+        state: str = Query("", pattern=f"^({'|'.join(STATES)})?$"),
+        attention: bool = False,
+        limit: int = Query(PAGE_PAIRS, ge=1, le=MAX_PAIRS),
+    ) -> JSONResponse:
+        query = PairQuery(tenant=tenant, state=state, attention=attention, limit=limit)
         # Storage listings and database reads are blocking I/O: keep them off the api-server's loop.
-        return JSONResponse(await asyncio.to_thread(builds.run, history, lambda: build(history)))
+        return JSONResponse(await asyncio.to_thread(build, history, query))
 
     @app.get("/api/status", dependencies=dependencies)
     async def api_status(history: int = Query(1, ge=1, le=MAX_HISTORY), tenant: str | None = None) -> JSONResponse:

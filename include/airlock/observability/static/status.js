@@ -38,28 +38,26 @@ export function ago(seconds) {
   return age === null ? "never" : `${age} ago`;
 }
 
-// Which pairs the filters keep: a tenant substring, a state (of any recent batch), attention only.
-export function filterPairs(pairs, { tenant = "", state = "", attentionOnly = false } = {}) {
-  const needle = tenant.trim().toLowerCase();
-  return pairs.filter((pair) => {
-    if (needle && !pair.tenant_id.toLowerCase().includes(needle)) return false;
-    const states = new Set([pair.state, ...pair.batches.map((b) => b.state)]);
-    if (state && !states.has(state)) return false;
-    if (attentionOnly && pair.attention.length === 0) return false;
-    return true;
-  });
+// The overview's query: the server filters (tenant substring, a state of any recent batch, attention
+// only) and sends at most `limit` pairs, so 1,000 tenants are not 2.5 MB of JSON every 30 s.
+export function overviewQuery({ history, tenant = "", state = "", attentionOnly = false, limit = PAGE_SIZE }) {
+  const params = new URLSearchParams({ history: String(history), limit: String(limit) });
+  if (tenant.trim()) params.set("tenant", tenant.trim());
+  if (state) params.set("state", state);
+  if (attentionOnly) params.set("attention", "true");
+  return `overview?${params}`;
 }
 
 function apiUrl(path) {
   return new URL(`airlock/status/api/${path}`, document.baseURI).toString();
 }
 
-function useOverview(history) {
+function useOverview(query) {
   const [state, setState] = React.useState({ data: null, error: null, loading: true });
   React.useEffect(() => {
     let cancelled = false;
     const load = () =>
-      fetch(apiUrl(`overview?history=${history}`), { credentials: "same-origin" })
+      fetch(apiUrl(query), { credentials: "same-origin" })
         .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`${r.status} ${r.statusText}`))))
         .then((data) => !cancelled && setState({ data, error: null, loading: false }))
         .catch((error) => !cancelled && setState((s) => ({ ...s, error: String(error), loading: false })));
@@ -69,7 +67,7 @@ function useOverview(history) {
       cancelled = true;
       clearInterval(timer);
     };
-  }, [history]);
+  }, [query]);
   return state;
 }
 
@@ -183,12 +181,18 @@ export function TenantBatches() {
   const [state, setState] = React.useState("");
   const [attentionOnly, setAttentionOnly] = React.useState(false);
   const [limit, setLimit] = React.useState(PAGE_SIZE);
-  const { data, error, loading } = useOverview(history);
+  const [typed, setTyped] = React.useState(tenant); // the filter as typed; asked for once typing pauses
+  React.useEffect(() => {
+    const timer = setTimeout(() => setTenant(typed), 300);
+    return () => clearTimeout(timer);
+  }, [typed]);
+  const { data, error, loading } = useOverview(overviewQuery({ history, tenant, state, attentionOnly, limit }));
 
   if (loading && !data) return h(C.Box, { p: 4 }, h(C.Spinner, null), " Loading tenant batches ...");
   if (!data) return h(C.Box, { p: 4 }, h(C.Alert.Root, { status: "error" }, h(C.Alert.Indicator, null), h(C.Alert.Title, null, `Could not load the status: ${error}`)));
 
-  const pairs = filterPairs(data.pairs, { tenant, state, attentionOnly });
+  const pairs = data.pairs;
+  const hidden = data.matched_pairs - pairs.length;
   const { Root, Header, Row, ColumnHeader, Body } = C.Table;
   const counts = Object.entries(data.counts);
   return h(
@@ -198,7 +202,7 @@ export function TenantBatches() {
     h(
       C.Text,
       { color: "fg.muted", mb: 3, "data-testid": "summary" },
-      `${data.pairs.length} tenant × dataflow · newest batch of each: `,
+      `${data.total_pairs} tenant × dataflow · newest batch of each: `,
       counts.length ? null : "nothing registered",
     ),
     h(C.HStack, { gap: 2, mb: 4, wrap: "wrap" }, counts.map(([s, n]) => h(StateBadge, { key: s, state: s }, `${n} ${s}`))),
@@ -207,7 +211,7 @@ export function TenantBatches() {
     h(
       C.HStack,
       { gap: 3, mb: 3, wrap: "wrap" },
-      h(C.Input, { placeholder: "Filter tenants", value: tenant, onChange: (e) => setTenant(e.target.value), maxW: "xs", size: "sm", "data-testid": "tenant-filter" }),
+      h(C.Input, { placeholder: "Filter tenants", value: typed, onChange: (e) => setTyped(e.target.value), maxW: "xs", size: "sm", "data-testid": "tenant-filter" }),
       h(
         C.NativeSelect.Root,
         { size: "sm", maxW: "xs" },
@@ -236,15 +240,15 @@ export function TenantBatches() {
         h(C.NativeSelect.Indicator, null),
       ),
     ),
-    data.pairs.length === 0
+    data.total_pairs === 0
       ? h(C.Text, { color: "fg.muted", "data-testid": "empty" }, "No tenants registered yet: add dags/registry/tenants/<tenant>.yaml.")
       : h(
           Root,
           { size: "sm", variant: "outline", interactive: true, "data-testid": "grid" },
           h(Header, null, h(Row, null, ...["Tenant", "Dataflow", "Since last success", "Recent batches (oldest → newest)", "Newest batch", "Needs attention"].map((t) => h(ColumnHeader, { key: t }, t)))),
-          h(Body, null, pairs.slice(0, limit).map((pair) => h(PairRow, { key: `${pair.tenant_id}/${pair.dataflow}`, pair }))),
+          h(Body, null, pairs.map((pair) => h(PairRow, { key: `${pair.tenant_id}/${pair.dataflow}`, pair }))),
         ),
-    pairs.length > limit ? h(C.Button, { size: "sm", mt: 2, onClick: () => setLimit(limit + PAGE_SIZE) }, `Show more (${pairs.length - limit} hidden)`) : null,
+    hidden > 0 ? h(C.Button, { size: "sm", mt: 2, onClick: () => setLimit(limit + PAGE_SIZE) }, `Show more (${hidden} hidden)`) : null,
     h(C.Heading, { size: "md", mt: 6, mb: 2 }, "Watchers"),
     h(Watchers, { watchers: data.watchers }),
     h(C.Text, { fontSize: "xs", color: "fg.muted", mt: 4 }, `Read from the landing, raw and quarantine storage in ${data.seconds}s at ${new Date(data.generated_at).toLocaleTimeString()}; refreshes every ${REFRESH_MS / 1000}s.`),
