@@ -17,7 +17,7 @@ from airlock.settings import load_settings
 from airlock.warehouse import QueryTag, load_warehouse_config, warehouse_class
 from airlock.warehouse.base import ColumnMap, CredentialsError, parse_header
 from airlock.warehouse.credentials import dbt_env, resolve
-from airlock.warehouse.postgres import CopyStream
+from airlock.warehouse.postgres import CopyStream, batch_child
 
 
 def _config(**env: str):
@@ -152,6 +152,21 @@ def _record_starts(lines: list[str]) -> list[int]:
             starts.append(index)
         in_quote ^= line.count('"') % 2 == 1
     return [*starts, len(lines)]
+
+
+@given(
+    table=st.from_regex(r"[a-z][a-z0-9_]{1,31}", fullmatch=True),
+    batches=st.lists(
+        st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", fullmatch=True), min_size=2, max_size=2, unique=True
+    ),
+)
+def test_a_batchs_child_table_name_fits_postgres_and_is_its_own(table: str, batches: list[str]) -> None:
+    """Any dataflow table and batch id the registry allows: names within 63 bytes, one per batch, never a table's."""
+    names = [batch_child(table, b, staging=s) for b in batches for s in (False, True)]
+    assert all(len(n.encode()) <= 63 and n.startswith("_") for n in names)
+    assert len(set(names)) == 4
+    if len(table) + len(batches[0]) <= 60:
+        assert batch_child(table, batches[0]) == f"_{table}__{batches[0]}"
 
 
 def test_airlock_warehouse_sql_prints_each_tenants_grants(capsys, monkeypatch) -> None:

@@ -34,6 +34,10 @@ def test_export_then_drop_leaves_no_schema_and_the_other_tenant_untouched(wareho
         rows = list(csv.DictReader(handle))
     assert sorted(r["order_id"] for r in rows) == ["1", "2"] and rows[0]["_batch_id"] == "20261120"
     assert not [name for name in counts if "globex" in name], "an export holds the tenant's tables only"
+    raw = sorted(name for name in counts if name.startswith("tenant_acme_raw."))
+    assert raw == [f"tenant_acme_raw.{t}" for t in ("_airlock_loads", "customers", "orders", "refunds")], (
+        "each raw table once (on Postgres a batch's child table is exported through its raw table)"
+    )
 
     dropped = impl.drop_tenant(acme)
     assert "tenant_acme_raw" in dropped

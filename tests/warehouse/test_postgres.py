@@ -7,6 +7,7 @@ load task runs it, credentials from Airflow connections. Permission errors are P
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,8 +17,8 @@ import pytest
 from airlock.devstack.postgres import LocalPostgres
 from airlock.settings import load_settings
 from airlock.storage import LocalStorage
-from airlock.warehouse import WarehouseUnavailableError, load_warehouse_config
-from airlock.warehouse.base import TenantNotProvisionedError, TenantSpace
+from airlock.warehouse import WarehouseUnavailableError, load_warehouse_config, open_warehouse
+from airlock.warehouse.base import TenantNotProvisionedError, TenantSpace, ledger_ddl
 from airlock.warehouse.postgres import tenant_sql
 
 from .conftest import CUSTOMERS_CSV, Harness, _postgres_query, orders_csv, warehouse_env
@@ -205,3 +206,73 @@ def test_the_warehouse_stopped_mid_load_fails_clearly_and_a_rerun_loads_exactly_
             (120_000, 120_000)
         ]
         assert pg.query("acme", "select count(*) from tenant_acme_raw._airlock_loads") == [(1,)]
+
+
+def _children(pg: Harness) -> list[tuple[str, str]]:
+    return pg.query(
+        "acme",
+        "select p.relname, c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+        "join pg_class p on p.oid = i.inhparent where p.relnamespace = 'tenant_acme_raw'::regnamespace order by 1, 2",
+    )
+
+
+def test_each_batch_is_a_child_table_readers_of_one_batch_touch_only_it_and_retention_drops_it(pg: Harness) -> None:
+    now = datetime.now(UTC)
+    for batch, age_days in (("20261101", 9), ("20261120", 1)):
+        pg.deliver({f"acme/orders/{batch}/orders.csv": orders_csv(f"o-{batch}"), **_customers(batch)})
+        pg.load(f"acme|{batch}", loaded_at=now - timedelta(days=age_days))
+    assert _children(pg) == [
+        ("customers", "_customers__20261120"),
+        ("orders", "_orders__20261120"),
+    ], "the 9-day-old batch's children were dropped with the next load; no staging table is left"
+    pg.deliver({"acme/orders/20261121/orders.csv": orders_csv("o-x"), **_customers("20261121")})
+    pg.load("acme|20261121")
+    pg.load("acme|20261121")  # a retry replaces the batch's child
+    plan = "\n".join(
+        r[0] for r in pg.query("acme", "explain select * from tenant_acme_raw.orders where _batch_id = '20261121'")
+    )
+    assert "_orders__20261121" in plan and "_orders__20261120" not in plan, plan
+    assert pg.query("acme", "select order_id, _batch_id from tenant_acme_raw.orders order by 1") == [
+        ("o-20261120", "20261120"),
+        ("o-x", "20261121"),
+    ]
+
+
+def _customers(batch: str) -> dict[str, str]:
+    return {f"acme/orders/{batch}/customers.csv": CUSTOMERS_CSV}
+
+
+def test_raw_tables_made_before_batch_children_keep_their_rows_until_retention(pg: Harness) -> None:
+    """A deployed warehouse's raw table holds rows itself (the earlier loader's DDL: setting defaults, BRIN)."""
+    open_warehouse(pg.config).ensure_tenant(TenantSpace("acme", "tenant_acme"))
+    old, recent = (datetime.now(UTC) - timedelta(days=d) for d in (10, 1))
+    with _connect(pg) as conn:
+        conn.execute("set role airlock_tenant_acme")
+        meta = ", ".join(
+            f"{c} text not null default current_setting('airlock.{c[1:]}')"
+            for c in ("_batch_id", "_snapshot_ts", "_source_file")
+        )
+        cols = "order_id text, customer_id text, ordered_at text, amount text"
+        conn.execute(
+            f"create table tenant_acme_raw.orders ({cols}, {meta}, _loaded_at timestamptz not null default now())"
+        )
+        conn.execute("create index on tenant_acme_raw.orders using brin (_batch_id)")
+        conn.execute(ledger_ddl("tenant_acme_raw"))
+        for batch, at in (("20261101", old), ("20261119", recent)):
+            conn.execute(
+                "insert into tenant_acme_raw.orders values (%s, 'c1', 'd', '1', %s, 'ts', 'key', now())",
+                [f"legacy-{batch}", batch],
+            )
+            conn.execute(
+                "insert into tenant_acme_raw._airlock_loads values (%s, 'ts', %s, '{}', 'run-0')",
+                [batch, at.isoformat()],
+            )
+    pg.deliver(ACME)
+    assert pg.load("acme|20261120") == {"orders": 1, "customers": 2, "refunds": 0}
+    assert pg.load("acme|20261120") == {"orders": 1, "customers": 2, "refunds": 0}
+    assert pg.query("acme", "select order_id, _batch_id from tenant_acme_raw.orders order by 1") == [
+        ("a-1", "20261120"),
+        ("legacy-20261119", "20261119"),
+    ], "the legacy batch within the retention stays, the one past it left"
+    ledger = pg.query("acme", "select batch_id from tenant_acme_raw._airlock_loads order by 1")
+    assert ledger == [("20261119",), ("20261120",)]

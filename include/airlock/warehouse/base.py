@@ -238,21 +238,34 @@ def replace_batch(cursor: Any, schema_sql: str, tables: Sequence[str], load: Bat
     """Delete this batch's rows (if an earlier load left any) and those of batches past retention.
 
     Raw tables stay bounded (rows of the batches loaded within the retention) and exact (a batch's rows
-    are those of its last load only). The ledger says which batches the tables hold, so a batch's first
-    load (the common case) deletes nothing and scans nothing. Runs inside the load's transaction;
-    parameters are `%s` (DB-API format).
+    are those of its last load only). Runs inside the load's transaction; parameters are `%s` (DB-API format).
+    Returns the batches that left by retention.
+    """
+    doomed = doomed_batches(cursor, schema_sql, load)
+    forget_batches(cursor, schema_sql, tables, doomed)
+    return [b for b in doomed if b != load.batch.batch_id]
+
+
+def doomed_batches(cursor: Any, schema_sql: str, load: BatchLoad) -> list[str]:
+    """The batches this load removes: its own earlier load (a retry) and those loaded before the retention.
+
+    The ledger says which batches the tables hold, so a batch's first load (the common case) deletes nothing
+    and scans nothing.
     """
     cursor.execute(
         f"select batch_id from {schema_sql}.{LEDGER} where batch_id = %s or loaded_at < %s",  # noqa: S608
         (load.batch.batch_id, load.retention_cutoff),
     )
-    doomed = sorted({row[0] for row in cursor.fetchall()})
+    return sorted({row[0] for row in cursor.fetchall()})
+
+
+def forget_batches(cursor: Any, schema_sql: str, tables: Sequence[str], doomed: Sequence[str]) -> None:
+    """Delete the rows and ledger entries of `doomed` batches."""
     if doomed:
         marks = ", ".join("%s" for _ in doomed)
         for table in tables:
             cursor.execute(f"delete from {schema_sql}.{table} where _batch_id in ({marks})", doomed)  # noqa: S608
         cursor.execute(f"delete from {schema_sql}.{LEDGER} where batch_id in ({marks})", doomed)  # noqa: S608
-    return [b for b in doomed if b != load.batch.batch_id]
 
 
 def record_batch(cursor: Any, schema_sql: str, load: BatchLoad, rows: Mapping[str, int]) -> None:
