@@ -152,7 +152,7 @@ def reconcile(outlet_events: Any, owner: str, inlet_events: Any = None, task: An
     try:
         # Freshness and late-batch gauges for every tenant x dataflow, so a tenant that stops
         # delivering shows a growing freshness series rather than "no data".
-        emit_status_metrics(status_from_settings(), metrics)
+        emit_status_metrics(status_from_settings(registry, attention=False), metrics)
     except Exception:  # the gauges must never cost the sweep its events
         log.exception("could not compute the status gauges")
     return _summary(report, late=late, unknown_prefixes_swept=unknown)

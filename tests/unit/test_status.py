@@ -11,6 +11,7 @@ import pytest
 from airlock import cli
 from airlock.errors import AirlockError
 from airlock.metrics import Metrics
+from airlock.observability import status as status_module
 from airlock.observability.sample import Roots, write_batch, write_registry
 from airlock.observability.statsd import StatsdListener, tenant_leaks
 from airlock.observability.status import ATTENTION_WINDOW, collect_status, emit_status_metrics, render_table
@@ -141,6 +142,28 @@ def test_one_listing_per_root_and_reads_only_for_the_rows_shown(registry: Regist
     # The newest ATTENTION_WINDOW _DONE markers per pair (is any of them a failure?), not all ten.
     assert len(roots.raw.reads) == ATTENTION_WINDOW * len(rows) < 10 * len(rows)
     assert not roots.landing.reads and not roots.quarantine.reads
+
+
+def test_the_sweeps_gauges_read_one_marker_per_pair_not_the_attention_window(registry: Registry, roots: Roots) -> None:
+    """The reconcile sweep (every 30 s) needs freshness and late counts, not which older batch failed."""
+    for day in range(1, 11):
+        for tenant, flows in SUBSCRIPTIONS.items():
+            for flow in flows:
+                write_batch(
+                    roots, registry, tenant, flow, f"202611{day:02d}", "done", at=NOW - timedelta(days=20 - day)
+                )
+    write_batch(roots, registry, "acme", "orders", "20261111", "failed", at=NOW - timedelta(hours=1))
+    full = collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW)
+    roots.raw.reads.clear()
+    status_module._MARKER_CACHE.clear()
+    gauges = collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW, attention=False)
+    pairs = len(gauges)
+    assert pairs == 5 and len(full) == pairs  # the failed one is the newest: no older attention row here
+    # acme/orders: the newest (failed) _DONE, then the newest successful one; every other pair: one read.
+    assert len(roots.raw.reads) == pairs + 1 < ATTENTION_WINDOW * pairs
+    assert [(r.tenant_id, r.dataflow, r.freshness_seconds, r.late_batches) for r in gauges] == [
+        (r.tenant_id, r.dataflow, r.freshness_seconds, r.late_batches) for r in full
+    ]
 
 
 def test_a_newer_batch_never_hides_a_quarantined_failed_or_late_one(registry: Registry, roots: Roots) -> None:

@@ -411,7 +411,7 @@ class StatusCollector:
             and now - batch.first_seen > contract.deadline
         )
 
-    def _prefetch(self, history: int) -> None:
+    def _prefetch(self, history: int, attention: bool = True) -> None:
         """Read, in parallel, the markers the rows will need; on S3 each read is a round trip."""
         if not isinstance(self.raw, S3Storage):
             return
@@ -420,7 +420,7 @@ class StatusCollector:
             batches = sorted(by_id.values(), key=lambda b: (b.last_activity or datetime.min.replace(tzinfo=UTC),
                                                             b.batch_id), reverse=True)  # fmt: skip
             done = [b for b in batches if DONE_MARKER in b.markers]
-            for batch in batches[: max(history, ATTENTION_WINDOW)] + done[:1]:
+            for batch in batches[: max(history, ATTENTION_WINDOW if attention else 0)] + done[:1]:
                 markers = (DONE_MARKER, RUN_MARKER) if batch in batches[:history] else (DONE_MARKER,)
                 wanted += [(tenant_id, dataflow, batch, m) for m in markers if m in batch.markers]
         with ThreadPoolExecutor(_LIST_THREADS) as pool:
@@ -437,14 +437,15 @@ class StatusCollector:
         row = self._row(tenant_id, dataflow, batch, now)
         return row if row.state in ATTENTION else None
 
-    def rows(self, *, now: datetime | None = None, history: int = 1) -> list[BatchStatus]:
+    def rows(self, *, now: datetime | None = None, history: int = 1, attention: bool = True) -> list[BatchStatus]:
         """The newest `history` batches of every tenant x dataflow (a 'no batches' row if none).
 
         Plus, newest first among them, every batch of the newest ATTENTION_WINDOW that is quarantined,
-        failed or late: a newer batch never hides one that needs a person.
+        failed or late: a newer batch never hides one that needs a person. attention=False leaves those
+        out, and their reads (up to 4 per pair): the gauges need freshness and late counts, not them.
         """
         now = now or datetime.now(UTC)
-        self._prefetch(max(history, 1))
+        self._prefetch(max(history, 1), attention)
         result: list[BatchStatus] = []
         for tenant_id in self.tenant_ids:
             tenant = self.registry.tenants[tenant_id]
@@ -466,7 +467,7 @@ class StatusCollector:
                     )  # fmt: skip
                     continue
                 shown = [self._row(tenant_id, dataflow, batch, now) for batch in batches[: max(history, 1)]]
-                for batch in batches[max(history, 1) : ATTENTION_WINDOW]:
+                for batch in batches[max(history, 1) : ATTENTION_WINDOW if attention else 0]:
                     if (row := self._needs_attention(tenant_id, dataflow, batch, now)) is not None:
                         shown.append(row)
                 for row in shown:
@@ -486,11 +487,12 @@ def collect_status(
     history: int = 1,
     tenants: Iterable[str] | None = None,
     airflow_url: str | None = None,
+    attention: bool = True,
 ) -> list[BatchStatus]:
-    """Status rows for every tenant x dataflow: the newest `history` batches of each."""
+    """Status rows for every tenant x dataflow: the newest `history` batches of each (see StatusCollector.rows)."""
     collector = StatusCollector(registry, landing, raw, quarantine, airflow_url=airflow_url, tenants=tenants)
     collector.scan()
-    return collector.rows(now=now, history=history)
+    return collector.rows(now=now, history=history, attention=attention)
 
 
 def default_airflow_url() -> str | None:
