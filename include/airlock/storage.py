@@ -288,6 +288,25 @@ class S3Storage(Storage):
                         item["Key"][len(self.prefix) :], item["Size"], item["LastModified"], item.get("ETag")
                     )
 
+    def list_slice(self, after: str, through: str | None) -> Iterator[ObjectInfo]:
+        """The keys k with after < k <= through (through None: to the end), in key order.
+
+        A listing is a chain of 1,000-key pages, each asked for after the last: 55 round trips for a
+        root of 55,000 keys. Slices that partition the key space ("" < k <= b1, b1 < k <= b2, ...,
+        bn < k) can be listed side by side, and together hold every key exactly once.
+        """
+        paginator = self.client.get_paginator("list_objects_v2")
+        args = {"Bucket": self.bucket, "Prefix": self.prefix}
+        if after:
+            args["StartAfter"] = self._full(after)
+        with _s3_errors(f"{self.url}: cannot list from {after!r}"):
+            for page in paginator.paginate(**args):
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(self.prefix) :]
+                    if through is not None and key > through:
+                        return
+                    yield ObjectInfo(key, item["Size"], item["LastModified"], item.get("ETag"))
+
     def top_level(self) -> tuple[list[str], list[ObjectInfo]]:
         prefixes: list[str] = []
         objects: list[ObjectInfo] = []

@@ -510,6 +510,38 @@ def test_same_states_from_s3_with_parallel_reads(registry: Registry) -> None:
         assert acme.freshness_seconds is not None  # from the done batch's _DONE
 
 
+def test_a_whole_s3_root_is_listed_in_slices_side_by_side_with_the_same_states(tmp_path: Path, monkeypatch) -> None:
+    """Past 16 tenants an S3 root is listed as 16 slices of its key space at once (a chain of 1,000-key
+    pages is 55 round trips at 1,000 tenants); the states must be those a folder gives."""
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    from airlock.storage import S3Storage
+
+    registry = load_registry(*write_registry(tmp_path / "registry", {f"t{i:02d}": ["orders"] for i in range(40)}))
+    states = ("done", "failed", "quarantined", "processing", "waiting", "snapshotted")  # late: moto keeps its own times
+    sliced: list[tuple[str, str | None]] = []
+    real = S3Storage.list_slice
+    monkeypatch.setattr(S3Storage, "list_slice", lambda self, a, b: sliced.append((a, b)) or real(self, a, b))
+    with moto.mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("landing", "raw", "quarantine"):
+            client.create_bucket(Bucket=bucket)
+        s3 = Roots(*(S3Storage(b, "env1", client) for b in ("landing", "raw", "quarantine")))
+        local = Roots(*(LocalStorage(tmp_path / b) for b in ("landing", "raw", "quarantine")))
+        for i, tenant in enumerate(sorted(registry.tenants)):
+            for roots in (s3, local):
+                write_batch(roots, registry, tenant, "orders", "20261121", states[i % len(states)], run_id=f"r{i}")
+        got = {
+            name: [
+                (r.tenant_id, r.batch_id, r.state, r.run_id)
+                for r in collect_status(registry, roots.landing, roots.raw, roots.quarantine, now=NOW)
+            ]
+            for name, roots in (("s3", s3), ("folder", local))
+        }
+    assert got["s3"] == got["folder"] and {state for _, _, state, _ in got["s3"]} == set(states)
+    assert len(sliced) == 3 * 16 and sliced[:2] == [("", "t02"), ("t02", "t05")]  # 16 slices per root
+
+
 def test_watcher_queue_backlog_and_a_missing_queue_are_reported_and_cached() -> None:
     boto3 = pytest.importorskip("boto3")
     moto = pytest.importorskip("moto")

@@ -89,3 +89,31 @@ def test_writes_into_an_object_lock_bucket(monkeypatch):
         assert raw.write_bytes("a/b/1/_MANIFEST.json", b"{}", if_absent=True)
         assert not raw.write_bytes("a/b/1/_MANIFEST.json", b"{}", if_absent=True)
         assert raw.read_bytes("a/b/1/ts/f.csv") == b"x,y\n"
+
+
+@pytest.fixture
+def s3_client(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto3.client("s3", region_name="us-east-1")
+
+
+def test_s3_slices_of_the_key_space_hold_every_key_once(s3_client):
+    """Slices listed side by side (status at 1,000 tenants) must add up to the listing, whatever the keys."""
+    s3_client.create_bucket(Bucket="airlock-test")
+    s3_client.put_object(Bucket="airlock-test", Key="outside/t1/x.csv", Body=b"-")  # not under the store's prefix
+    store = S3Storage("airlock-test", "pre", client=s3_client)
+    keys = ["a", "t1", "t1/a.csv", "t1/b/c.csv", "t10/a.csv", "t1_x/a.csv", "t2", "t2/a.csv", "zz/a.csv"]
+    for key in keys:
+        store.write_bytes(key, b"1")
+    everything = [o.key for o in store.list()]
+    assert everything == sorted(keys)
+    for bounds in (["t1"], ["t1", "t10", "t2"], ["b", "t1_x", "z"], ["t2", "zzz"]):
+        edges = ["", *bounds]
+        slices = [
+            [o.key for o in store.list_slice(edge, edges[i + 1] if i + 1 < len(edges) else None)]
+            for i, edge in enumerate(edges)
+        ]
+        assert [k for part in slices for k in part] == everything, (bounds, slices)
+    assert [o.key for o in store.list_slice("t1", "t10/a.csv")] == ["t1/a.csv", "t1/b/c.csv", "t10/a.csv"]

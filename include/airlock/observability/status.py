@@ -179,9 +179,19 @@ def _read_json(storage: Storage, key: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _list_roots(storage: Storage, prefixes: list[str]) -> Iterator[ObjectInfo]:
-    """List several prefixes; on S3 in parallel, since each listing is a sequence of 1,000-key pages."""
-    if len(prefixes) > 1 and isinstance(storage, S3Storage):
+def _list_roots(storage: Storage, prefixes: list[str], bounds: list[str] | None = None) -> Iterator[ObjectInfo]:
+    """List several prefixes; on S3 in parallel, since each listing is a chain of 1,000-key pages.
+
+    A whole S3 root (prefixes [""]) is listed in slices of its key space between `bounds` (tenant ids:
+    every key starts with one), side by side: 16 chains of 4 pages instead of one of 55 at 1,000 tenants.
+    """
+    if prefixes == [""] and bounds and isinstance(storage, S3Storage):
+        edges: list[str] = ["", *bounds]
+        slices = [(edge, edges[i + 1] if i + 1 < len(edges) else None) for i, edge in enumerate(edges)]
+        with ThreadPoolExecutor(_LIST_THREADS) as pool:
+            for chunk in pool.map(lambda s: list(storage.list_slice(*s)), slices):
+                yield from chunk
+    elif len(prefixes) > 1 and isinstance(storage, S3Storage):
         with ThreadPoolExecutor(_LIST_THREADS) as pool:
             for chunk in pool.map(lambda p: list(storage.list(p)), prefixes):
                 yield from chunk
@@ -300,10 +310,14 @@ class StatusCollector:
         0.86 s one after the other for 75,000 objects), so folders are listed in this thread.
         """
         prefixes = self._prefixes()
+        ids = self.tenant_ids
+        bounds = (
+            [ids[i * len(ids) // _LIST_THREADS] for i in range(1, _LIST_THREADS)] if len(ids) > _LIST_THREADS else []
+        )
         roots = (self.landing, self.raw, self.quarantine)
         remote = [s for s in roots if isinstance(s, S3Storage)]
         with ThreadPoolExecutor(max(len(remote), 1)) as pool:
-            pending = {id(s): pool.submit(lambda s: list(_list_roots(s, prefixes)), s) for s in remote}
+            pending = {id(s): pool.submit(lambda s: list(_list_roots(s, prefixes, bounds)), s) for s in remote}
             landing, raw, quarantine = (
                 pending[id(s)].result() if id(s) in pending else list(_list_roots(s, prefixes)) for s in roots
             )
