@@ -7,6 +7,8 @@ load task runs it, credentials from Airflow connections. Permission errors are P
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -276,3 +278,47 @@ def test_raw_tables_made_before_batch_children_keep_their_rows_until_retention(p
     ], "the legacy batch within the retention stays, the one past it left"
     ledger = pg.query("acme", "select batch_id from tenant_acme_raw._airlock_loads order by 1")
     assert ledger == [("20261119",), ("20261120",)]
+
+
+def test_two_batches_of_a_tenant_load_at_once_and_both_may_retire_the_same_old_batch(pg: Harness) -> None:
+    now = datetime.now(UTC)
+    pg.deliver({"acme/orders/20261101/orders.csv": orders_csv("o-old"), **_customers("20261101")})
+    pg.load("acme|20261101", loaded_at=now - timedelta(days=9))
+    for batch in ("20261120", "20261121"):
+        pg.deliver({f"acme/orders/{batch}/orders.csv": orders_csv(f"o-{batch}"), **_customers(batch)})
+    errors: list[BaseException] = []
+
+    def load(batch: str) -> None:
+        try:
+            pg.load(f"acme|{batch}")
+        except BaseException as exc:  # reported by the test below
+            errors.append(exc)
+
+    with _connect(pg) as holder, _connect(pg) as watcher:  # a transaction sees pg_stat_activity as of its start
+        holder.execute("begin")
+        holder.execute("lock table tenant_acme_raw.orders in share update exclusive mode")  # as a VACUUM would
+        threads = [threading.Thread(target=load, args=(b,)) for b in ("20261120", "20261121")]
+        for thread in threads:
+            thread.start()
+        deadline, waiting = time.monotonic() + 120, 0
+        while time.monotonic() < deadline and waiting < 2 and not errors:
+            waiting = watcher.execute(
+                "select count(*) from pg_stat_activity where application_name like 'airlock:load:%' "
+                "and wait_event_type = 'Lock'"
+            ).fetchone()[0]  # type: ignore[index]
+            time.sleep(0.2)
+        assert waiting == 2, f"both loads should wait at the end of their transaction; saw {waiting}, errors {errors}"
+        holder.execute("commit")
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert _children(pg) == [
+        ("customers", "_customers__20261120"),
+        ("customers", "_customers__20261121"),
+        ("orders", "_orders__20261120"),
+        ("orders", "_orders__20261121"),
+    ]
+    assert pg.query("acme", "select batch_id from tenant_acme_raw._airlock_loads order by 1") == [
+        ("20261120",),
+        ("20261121",),
+    ]

@@ -325,8 +325,10 @@ class PostgresWarehouse:
         )
         rows = cur.fetchall()
         names = {batch_child(parent, b) for parent, _ in rows for b in doomed}
-        for child in sorted(child for _, child in rows if child in names):
-            cur.execute(self.tag(f"drop table {quote_ident(load.space.raw_schema)}.{quote_ident(child)}", load.tag))
+        for child in sorted(child for _, child in rows if child in names):  # `if exists`: a concurrent load's too
+            cur.execute(
+                self.tag(f"drop table if exists {quote_ident(load.space.raw_schema)}.{quote_ident(child)}", load.tag)
+            )
 
     def _copy(self, cur: psycopg.Cursor, load: BatchLoad, file: SnapshotFile, child: str, index: int) -> int:
         table = f"{quote_ident(load.space.raw_schema)}.{quote_ident(child)}"
