@@ -26,6 +26,7 @@ import pytest
 
 from airlock.demo.runner import DAGS, DemoRun
 from airlock.demo.scenario import DemoFile, build_scenario
+from airlock.devstack.local_aws import free_port
 from airlock.devstack.postgres import LocalPostgres
 from airlock.devstack.stack import LocalStack
 from airlock.observability.statsd import StatsdListener, tenant_leaks
@@ -67,7 +68,7 @@ def stack(statsd, warehouse):
         "AIRLOCK_STATSD_ADDRESS": statsd.address,
         **{k: v for k, v in warehouse.items() if not k.startswith("AIRLOCK_E2E_")},
     }
-    port = 8700 + os.getpid() % 200
+    port = free_port()  # an ephemeral port the OS hands out: two pytest workers never share one
     with LocalStack(state, tenants, port=port, extra_env=extra, wait_dags=DAGS, wait_watchers=True) as started:
         yield started
     leftovers = [p for p in started.stop_report.survivors] if started.stop_report else []

@@ -30,7 +30,7 @@ import duckdb
 import pytest
 
 from airlock.demo.runner import DAGS
-from airlock.devstack.local_aws import client
+from airlock.devstack.local_aws import client, free_port
 from airlock.devstack.stack import LocalStack
 from airlock.infra import apply_local
 from airlock.landing import BatchRef
@@ -109,7 +109,7 @@ def stack(world) -> Iterator[LocalStack]:
         "AIRLOCK_WAREHOUSE_DIR": str(world["root"] / "warehouse"),
         "AIRLOCK_RECONCILE_INTERVAL": "10s",
     }
-    port = 8500 + os.getpid() % 200
+    port = free_port()  # an ephemeral port the OS hands out: two pytest workers never share one
     started = time.monotonic()
     with LocalStack(world["root"] / "stack", TENANTS, port=port, extra_env=extra, wait_dags=DAGS,
                     wait_watchers=True, provision=provisioner(world)) as running:  # fmt: skip

@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from airlock.demo.runner import DAGS
-from airlock.devstack.local_aws import client
+from airlock.devstack.local_aws import client, free_port
 from airlock.devstack.stack import LocalStack
 from airlock.settings import load_settings
 from airlock.triggers.probe import wait_until_watched
@@ -78,7 +78,7 @@ def stack(registry: Path) -> Iterator[LocalStack]:
         "AIRFLOW__TRIGGERER__SHARED_STREAM_ACK_TIMEOUT": str(VISIBILITY),
         "AIRLOCK_PROCESSING_MAX_ACTIVE_RUNS": "8",
     }
-    port = 8500 + os.getpid() % 200
+    port = free_port()  # an ephemeral port the OS hands out: two pytest workers never share one
     with LocalStack(state, ["acme", "globex", "initech"], port=port, extra_env=extra, wait_dags=DAGS) as running:
         # The sweep off: only events can start a batch here. (A first run on creation sees an empty zone.)
         running.api.set_paused("airlock_reconcile", True)

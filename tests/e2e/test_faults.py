@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from airlock.demo.runner import DAGS
+from airlock.devstack.local_aws import free_port
 from airlock.devstack.relay import RELAY
 from airlock.devstack.stack import LocalStack
 from airlock.snapshot import MANIFEST, SNAPSHOT_MARKER
@@ -75,7 +76,7 @@ def stack():
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
     }
-    port = 8500 + os.getpid() % 200
+    port = free_port()  # an ephemeral port the OS hands out: two pytest workers never share one
     with LocalStack(
         state, ["acme", "globex", "initech"], port=port, extra_env=extra, wait_dags=DAGS, aws_relay=True
     ) as started:

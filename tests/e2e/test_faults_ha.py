@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from airlock.demo.runner import DAGS
+from airlock.devstack.local_aws import free_port
 from airlock.devstack.postgres import LocalPostgres
 from airlock.devstack.stack import LocalStack
 from airlock.settings import load_settings
@@ -49,7 +50,7 @@ def ha():
         with LocalStack(
             state,
             ["acme", "globex", "initech"],
-            port=8300 + os.getpid() % 200,
+            port=free_port(),
             extra_env=extra,
             wait_dags=DAGS,
             database_url=url,
