@@ -5,9 +5,6 @@ each dedicated tenant's queue (events pushed to `landing` through the REST API w
 events carry no partition key, so this DAG re-emits them as `snapshot/<dataflow>` events keyed
 `<tenant>|<batch_id>`, only for batches it has just snapshotted (a run that commits nothing emits
 nothing). The snapshot assets are inlets too: the run reads back which events Airflow recorded.
-
-`route` emits every batch that is complete at once; `settle` then waits (up to AIRLOCK_SETTLE_WAIT)
-for the ones in a short settle window, so that a settling batch never holds back a complete one.
 """
 
 from airflow.sdk import DAG, task
@@ -37,11 +34,4 @@ with DAG(
         owner = f"{dag.dag_id}/{run_id}"
         return tasks.route(triggering_asset_events, outlet_events, owner, inlet_events, task)
 
-    @task(outlets=snapshots, inlets=snapshots)
-    def settle(routed=None, outlet_events=None, inlet_events=None, task=None, dag=None, run_id=None):
-        from airlock import tasks
-
-        owner = f"{dag.dag_id}/{run_id}/settle"
-        return tasks.settle(routed, outlet_events, owner, inlet_events, task)
-
-    settle(route())
+    route()

@@ -194,17 +194,19 @@ class Intake:
                     outcome = self._evaluate_one(ref, report, recover=False)
                     if outcome is not None and outcome.recheck_at is not None:
                         report.settling[ref] = outcome.recheck_at
+        if report.settling and not report.partition_keys:
+            self.settle(report.settling, report)
         return report
 
-    def settle(self, settling: dict[BatchRef, datetime]) -> IntakeReport:
+    def settle(self, settling: dict[BatchRef, datetime], report: IntakeReport | None = None) -> IntakeReport:
         """Wait for batches whose settle window ends within `settle_wait`, then evaluate them again.
 
-        Why a separate step (the router's second task): outlet events leave a task only when it
-        ends, so waiting inside `handle_hints` held back every batch of the run that was complete at
-        once. Leaving short windows to the sweep instead would add up to one sweep interval of
-        latency; longer windows are the sweep's.
+        The router waits only when it has nothing else to emit: outlet events leave a task when it
+        ends, so a wait would hold back every batch of the run that was complete at once. A settling
+        batch left behind, or one whose window is longer, is completed by the next sweep. Waiting
+        here for short windows saves up to one sweep interval of latency for a run's only batch.
         """
-        report = IntakeReport()
+        report = report if report is not None else IntakeReport()
         deadline = time.monotonic() + self.settle_wait.total_seconds()
         while settling:
             now = self.now()

@@ -105,37 +105,8 @@ def route(
         hints=len(parsed.hints),
         rejected_messages=[r.reason for r in parsed.rejected],
         test_events=parsed.test_events,
-        settling=_settling_out(report.settling),
+        settling=sorted(ref.partition_key for ref in report.settling),
     )
-
-
-def settle(
-    routed: Mapping[str, Any] | None, outlet_events: Any, owner: str, inlet_events: Any = None, task: Any = None
-) -> dict[str, Any]:
-    """Router's second task: wait for the batches `route` saw settling (short windows only), emit those done.
-
-    `routed` is `route`'s XCom. Its complete batches already left with `route`'s events; only the
-    settling ones wait here, up to AIRLOCK_SETTLE_WAIT. Longer windows are the reconcile sweep's.
-    """
-    settling = _settling_in((routed or {}).get("settling") or [])
-    if not settling:
-        return {"emitted": [], "settling": []}
-    settings = load_settings()
-    registry = _registry(settings)
-    report = _intake(settings, registry, owner, inlet_events).settle(settling)
-    _emit(report, registry, outlet_events, task)
-    return _summary(report, settling=_settling_out(report.settling))
-
-
-def _settling_out(settling: Mapping[BatchRef, datetime]) -> list[dict[str, str]]:
-    return [
-        {"tenant_id": r.tenant_id, "dataflow": r.dataflow, "batch_id": r.batch_id, "at": at.isoformat()}
-        for r, at in sorted(settling.items())
-    ]
-
-
-def _settling_in(rows: list[dict[str, str]]) -> dict[BatchRef, datetime]:
-    return {BatchRef(r["tenant_id"], r["dataflow"], r["batch_id"]): datetime.fromisoformat(r["at"]) for r in rows}
 
 
 def reconcile(outlet_events: Any, owner: str, inlet_events: Any = None, task: Any = None) -> dict[str, Any]:

@@ -147,33 +147,31 @@ def test_the_router_waits_in_task_for_a_short_settle_window(registry_dirs, zone)
     slept: list[float] = []
     zone.put("acme/inventory/20261120/stock_eu.csv", STOCK)
     intake = clock.intake(registry, zone, settle_wait=timedelta(seconds=30), sleep=slept.append)
-    routed = intake.handle_hints([ObjectHint("b", "acme/inventory/20261120/stock_eu.csv")])
-    # The hint's own task never waits (its complete batches leave when it ends): it hands the batch on.
-    assert routed.partition_keys == [] and not slept
-    assert list(routed.settling) == [BatchRef("acme", "inventory", "20261120")]
-    settled = intake.settle(routed.settling)
-    assert settled.partition_keys == ["acme|20261120"] and not settled.settling
+    report = intake.handle_hints([ObjectHint("b", "acme/inventory/20261120/stock_eu.csv")])
+    assert report.partition_keys == ["acme|20261120"] and not report.settling
     assert len(slept) == 1 and 19 < slept[0] < 21
     # a window longer than the router may wait is the sweep's
     zone.put("acme/inventory/20261121/stock_eu.csv", STOCK)
     intake = clock.intake(registry, zone, settle_wait=timedelta(seconds=10), sleep=slept.append)
-    routed = intake.handle_hints([ObjectHint("b", "acme/inventory/20261121/stock_eu.csv")])
-    settled = intake.settle(routed.settling)
-    assert [o.state for o in routed.outcomes] == ["settling"] and settled.partition_keys == [] and len(slept) == 1
-    assert list(settled.settling) == [BatchRef("acme", "inventory", "20261121")]
+    report = intake.handle_hints([ObjectHint("b", "acme/inventory/20261121/stock_eu.csv")])
+    assert [o.state for o in report.outcomes] == ["settling"] and len(slept) == 1
+    assert list(report.settling) == [BatchRef("acme", "inventory", "20261121")]
 
 
 def test_a_settling_batch_never_holds_back_a_complete_one(registry_dirs, zone):
+    """Outlet events leave when the task ends: with a complete batch to emit, the router does not wait."""
     registry = set_completion(registry_dirs, "acme", "inventory", {"rule": "settle", "settle": "20s"})
     clock = Clock()
     slept: list[float] = []
     zone.put("acme/inventory/20261120/stock_eu.csv", STOCK)
     zone.put("initech/inventory/20261120/stock_main.csv", STOCK)  # initech: one stock file completes a batch
     intake = clock.intake(registry, zone, settle_wait=timedelta(seconds=30), sleep=slept.append)
-    routed = intake.handle_hints([ObjectHint("b", "acme/inventory/20261120/stock_eu.csv"),
+    report = intake.handle_hints([ObjectHint("b", "acme/inventory/20261120/stock_eu.csv"),
                                   ObjectHint("b", "initech/inventory/20261120/stock_main.csv")])  # fmt: skip
-    assert routed.partition_keys == ["initech|20261120"] and not slept
-    assert intake.settle(routed.settling).partition_keys == ["acme|20261120"]
+    assert report.partition_keys == ["initech|20261120"] and not slept
+    assert list(report.settling) == [BatchRef("acme", "inventory", "20261120")]
+    clock.advance(seconds=21)  # the next sweep completes it
+    assert clock.intake(registry, zone).sweep().partition_keys == ["acme|20261120"]
 
 
 # -- count ---------------------------------------------------------------------------------------------
