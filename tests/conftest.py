@@ -80,6 +80,7 @@ def _rank(unit: str) -> int:
     return next((i for i, prefix in enumerate(SLOWEST_FIRST) if unit.startswith(prefix)), len(SLOWEST_FIRST))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the group marks into work units
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_work_unit(item.nodeid)))
