@@ -104,7 +104,8 @@ def test_each_tenants_marts_hold_its_batch_in_its_own_schema(demo, warehouse):
     marts = {"orders": "fct_orders", "inventory": "fct_stock_levels"}
     for (tenant, dataflow), batch_id in processed.items():
         sql = f"select distinct _tenant_id, _batch_id from tenant_{tenant}.{marts[dataflow]}"
-        assert _query(demo, warehouse, tenant, sql) == [(tenant, batch_id)], (tenant, dataflow)
+        got = _query(demo, warehouse, tenant, sql)
+        assert got == [(tenant, batch_id)], (tenant, dataflow, got)
     if warehouse["AIRLOCK_WAREHOUSE"] == "postgres":
         owners = _query(
             demo,

@@ -47,11 +47,13 @@ TRIGGERER_ESCALATION = (
 )
 # - scheduler: its handler raises SystemExit; raised inside a garbage-collection callback it is lost
 #   ("Exception ignored in: <function _collection_gced>"), and the scheduler keeps scheduling. A
-#   second SIGINT is harmless to it (no "force" semantics), so it gets one after 3 s.
+#   second SIGINT is harmless to it (no "force" semantics), so it gets one after 3 s. Its exit then
+#   waits for the LocalExecutor's workers to finish the tasks they run: seen taking more than 8 s with
+#   another stack busy on the same 2 cores, so it is given 10 s (and SIGTERM 5 s) before SIGKILL.
 SCHEDULER_ESCALATION = (
     Step(signal.SIGINT, 3.0, "root"),
-    Step(signal.SIGINT, 4.0, "root"),
-    Step(signal.SIGTERM, 3.0),
+    Step(signal.SIGINT, 10.0, "root"),
+    Step(signal.SIGTERM, 5.0),
     Step(signal.SIGKILL, 5.0),
 )
 

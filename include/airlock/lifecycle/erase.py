@@ -23,9 +23,10 @@ from typing import Any
 from airlock.errors import AirlockError
 from airlock.snapshot import DONE_MARKER, EMITTED_MARKER, MANIFEST, RUN_MARKER, SNAPSHOT_MARKER
 from airlock.storage import LocalStorage, S3Storage, Storage, write_json
+from airlock.transform.state import STATE_MARKER
 
 AUDIT_PREFIX = "_airlock/audit/erasure/"
-_MARKERS = {SNAPSHOT_MARKER, RUN_MARKER, DONE_MARKER, EMITTED_MARKER, MANIFEST, "_REPROCESS.json"}
+_MARKERS = {SNAPSHOT_MARKER, RUN_MARKER, DONE_MARKER, EMITTED_MARKER, MANIFEST, "_REPROCESS.json", STATE_MARKER}
 Progress = Callable[[str], None]
 
 
