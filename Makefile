@@ -79,10 +79,10 @@ demo: venv manifest ## Main job: end-to-end demo on the embedded default (local 
 dev: venv manifest ## The same local stack, left running with the UI on http://localhost:8080 (Ctrl-C stops it)
 	@$(PY) -m airlock dev
 
-# Two pytest workers by default: the end-to-end modules mostly wait on Airflow (tests/conftest.py says how
-# the work is split). TEST_WORKERS=0 runs everything in one process.
-TEST_WORKERS ?= 2
-test: venv manifest ## All the tests (TEST_WORKERS=2 pytest workers side by side)
+# Three pytest workers by default, on 2 cores: the end-to-end modules mostly wait on Airflow (tests/conftest.py
+# says how the work is split; serially the suite takes about an hour). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 3
+test: venv manifest ## All the tests (TEST_WORKERS=3 pytest workers side by side)
 	@$(PY) -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 test-unit: venv ## Unit and DAG tests only (fast)
