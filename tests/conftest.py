@@ -49,9 +49,10 @@ CUSTOMERS_CSV = "customer_id,customer_name,country\nc1,Ann,FR\nc2,Bob,DE\n"
 
 # -- running side by side (`make test`: pytest -n 3 --dist loadgroup) ---------------------------------
 # Most of an end-to-end module's time is spent waiting on Airflow (measured: the suite's processes use
-# about 0.7 of one core on average), so workers side by side cut the wall time (CI's 30 minutes). A work unit is one e2e/ui
-# module (each starts its own stack, under a state folder named by its worker's pid, on free ports), or
-# one whole folder elsewhere (folders share session fixtures: a PostgreSQL server, Terraform's caches).
+# about 0.7 of one core on average), so workers side by side cut the wall time (CI's 30 minutes). A work
+# unit is one e2e/ui module (each starts its own stack, under a state folder named by its worker's pid,
+# on free ports), or one whole folder elsewhere (folders share session fixtures: a PostgreSQL server,
+# Terraform's caches).
 # Units start longest first, so that the last one to finish is a short one.
 SLOWEST_FIRST = (  # measured with --durations (2 workers, load 2-5): day2 ~19 min, faults ~15, batch_flow ~10
     "tests/e2e/test_day2.py",

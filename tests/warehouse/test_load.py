@@ -58,6 +58,24 @@ def test_a_load_lands_the_snapshot_and_a_retry_changes_nothing(warehouse: Harnes
     ]
 
 
+def test_two_dataflows_of_a_tenant_with_the_same_batch_id_keep_each_others_rows(warehouse: Harness) -> None:
+    """A tenant's dataflows share its raw schema and ledger, and often a batch id: neither load is the other's retry."""
+    stock = "warehouse_id,sku,quantity,counted_at\n{w},sku-1,4,2026-11-20T06:00:00\n"
+    _deliver_acme(warehouse, "20261120", "1", "2")
+    warehouse.deliver({f"acme/inventory/20261120/stock_{w}.csv": stock.format(w=w) for w in ("eu", "us")})
+    assert warehouse.load("acme|20261120") == {"orders": 2, "customers": 2, "refunds": 0}
+    assert warehouse.load("acme|20261120", dataflow="inventory") == {"stock": 2}
+    assert warehouse.load("acme|20261120") == {"orders": 2, "customers": 2, "refunds": 0}  # a retry of orders
+    for table, rows in (("orders", 2), ("customers", 2), ("stock", 2)):
+        got = warehouse.query("acme", f"select _batch_id, count(*) from tenant_acme_raw.{table} group by 1")
+        assert got == [("20261120", rows)], table
+    ledger = warehouse.query("acme", "select batch_id, rows_loaded from tenant_acme_raw._airlock_loads order by 2")
+    assert [(b, sorted(json.loads(r))) for b, r in ledger] == [
+        ("20261120", ["customers", "orders", "refunds"]),
+        ("20261120", ["stock"]),
+    ]
+
+
 def test_only_the_dataflows_columns_reach_the_raw_tables_in_any_file_order(warehouse: Harness) -> None:
     warehouse.deliver(
         {

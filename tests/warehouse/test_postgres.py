@@ -266,7 +266,7 @@ def test_raw_tables_made_before_batch_children_keep_their_rows_until_retention(p
                 [f"legacy-{batch}", batch],
             )
             conn.execute(
-                "insert into tenant_acme_raw._airlock_loads values (%s, 'ts', %s, '{}', 'run-0')",
+                "insert into tenant_acme_raw._airlock_loads values (%s, 'ts', %s, '{\"orders\": 1}', 'run-0')",
                 [batch, at.isoformat()],
             )
     pg.deliver(ACME)

@@ -242,30 +242,47 @@ def replace_batch(cursor: Any, schema_sql: str, tables: Sequence[str], load: Bat
     Returns the batches that left by retention.
     """
     doomed = doomed_batches(cursor, schema_sql, load)
-    forget_batches(cursor, schema_sql, tables, doomed)
+    forget_batches(cursor, schema_sql, tables, doomed, load)
     return [b for b in doomed if b != load.batch.batch_id]
 
 
 def doomed_batches(cursor: Any, schema_sql: str, load: BatchLoad) -> list[str]:
     """The batches this load removes: its own earlier load (a retry) and those loaded before the retention.
 
-    The ledger says which batches the tables hold, so a batch's first load (the common case) deletes nothing
-    and scans nothing.
+    Only loads of this dataflow count (a ledger row names the tables it loaded): a tenant's dataflows share
+    its raw schema and ledger, and often a batch id (`20261120`), so another dataflow's load of the same
+    batch id is not a retry of this one. The ledger says which batches the tables hold, so a batch's first
+    load (the common case) deletes nothing and scans nothing.
     """
     cursor.execute(
-        f"select batch_id from {schema_sql}.{LEDGER} where batch_id = %s or loaded_at < %s",  # noqa: S608
+        f"select batch_id, rows_loaded from {schema_sql}.{LEDGER} where batch_id = %s or loaded_at < %s",  # noqa: S608
         (load.batch.batch_id, load.retention_cutoff),
     )
-    return sorted({row[0] for row in cursor.fetchall()})
+    return sorted({batch for batch, rows in cursor.fetchall() if _ledger_tables(rows) & set(load.tables)})
 
 
-def forget_batches(cursor: Any, schema_sql: str, tables: Sequence[str], doomed: Sequence[str]) -> None:
-    """Delete the rows and ledger entries of `doomed` batches."""
-    if doomed:
-        marks = ", ".join("%s" for _ in doomed)
-        for table in tables:
-            cursor.execute(f"delete from {schema_sql}.{table} where _batch_id in ({marks})", doomed)  # noqa: S608
-        cursor.execute(f"delete from {schema_sql}.{LEDGER} where batch_id in ({marks})", doomed)  # noqa: S608
+def _ledger_tables(rows_loaded: str | None) -> set[str]:
+    try:
+        loaded = json.loads(rows_loaded or "{}")
+    except ValueError:
+        return set()
+    return set(loaded) if isinstance(loaded, dict) else set()
+
+
+def forget_batches(cursor: Any, schema_sql: str, tables: Sequence[str], doomed: Sequence[str], load: BatchLoad) -> None:
+    """Delete the rows of `doomed` batches from this load's tables, and this dataflow's ledger entries of them."""
+    if not doomed:
+        return
+    marks = ", ".join("%s" for _ in doomed)
+    for table in tables:
+        cursor.execute(f"delete from {schema_sql}.{table} where _batch_id in ({marks})", doomed)  # noqa: S608
+    cursor.execute(f"select batch_id, rows_loaded from {schema_sql}.{LEDGER} where batch_id in ({marks})", doomed)  # noqa: S608
+    ours = [(b, r) for b, r in cursor.fetchall() if _ledger_tables(r) & set(load.tables)]
+    for batch, rows in ours:
+        cursor.execute(
+            f"delete from {schema_sql}.{LEDGER} where batch_id = %s and rows_loaded = %s",  # noqa: S608
+            (batch, rows),
+        )
 
 
 def record_batch(cursor: Any, schema_sql: str, load: BatchLoad, rows: Mapping[str, int]) -> None:

@@ -246,7 +246,7 @@ class PostgresWarehouse:
                 schema = quote_ident(space.raw_schema)
                 doomed = doomed_batches(run, schema, load)
                 self._drop_children(cur, load, doomed)
-                forget_batches(run, schema, [quote_ident(t) for t in load.tables], doomed)  # rows of pre-child loads
+                forget_batches(run, schema, [quote_ident(t) for t in load.tables], doomed, load)  # pre-child rows
                 for table in sorted(staged):
                     child = quote_ident(batch_child(table, load.batch.batch_id))
                     run.execute(f"alter table {schema}.{quote_ident(staged[table])} rename to {child}")
@@ -311,7 +311,11 @@ class PostgresWarehouse:
         )
 
     def _drop_children(self, cur: psycopg.Cursor, load: BatchLoad, doomed: Sequence[str]) -> None:
-        """Drop the children holding `doomed` batches, of every raw table (also tables a dataflow no longer has)."""
+        """Drop the children holding `doomed` batches, of this load's raw tables only.
+
+        A tenant's dataflows share its raw schema and often a batch id: another dataflow's children of the
+        same batch id are not this load's to drop.
+        """
         if not doomed:
             return
         cur.execute(
@@ -324,7 +328,7 @@ class PostgresWarehouse:
             [load.space.raw_schema],
         )
         rows = cur.fetchall()
-        names = {batch_child(parent, b) for parent, _ in rows for b in doomed}
+        names = {batch_child(parent, b) for parent, _ in rows if parent in load.tables for b in doomed}
         for child in sorted(child for _, child in rows if child in names):  # `if exists`: a concurrent load's too
             cur.execute(
                 self.tag(f"drop table if exists {quote_ident(load.space.raw_schema)}.{quote_ident(child)}", load.tag)
