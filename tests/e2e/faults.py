@@ -168,11 +168,16 @@ def kill_component(stack: LocalStack, name: str) -> list[str]:
     return killed
 
 
-def dbt_processes() -> list[psutil.Process]:
+def dbt_processes(stack: LocalStack) -> list[psutil.Process]:
+    """The stack's own dbt build processes: the runner entrypoint (`airlock.transform.runner:build`) or a
+    plain `dbt build`, among the stack's descendants only (another test's stack may be building too)."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info.get("cmdline") or [])
-        if "dbt" in cmd and " build" in cmd:
+    for proc in stack.processes():
+        try:
+            cmd = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if "airlock.transform.runner:build" in cmd or ("dbt" in cmd and " build" in cmd):
             found.append(proc)
     return found
 

@@ -163,14 +163,14 @@ def test_worker_killed_during_load(stack):
 def test_worker_killed_during_the_dbt_build(stack):
     batch = upload(stack, orders_globex("dbt-kill", rows=200))
     run = wait_until("the processing run is running", lambda: _running_run(stack, batch), 240)
-    wait_until("dbt build is running", dbt_processes, 300, interval=0.2)
+    wait_until("dbt build is running", lambda: dbt_processes(stack), 300, interval=0.2)
     producer = wait_until(
         "the dbt task is running",
         lambda: _running_ti(stack, batch, run, lambda t: t == "dbt_build" or t.startswith("dbt.")),
         60,
         interval=0.2,
     )
-    killed = kill_worker(stack, producer) + [n for p in dbt_processes() for n in kill_tree(p.pid)]
+    killed = kill_worker(stack, producer) + [n for p in dbt_processes(stack) for n in kill_tree(p.pid)]
     print(f"\nkilled the worker during the dbt build ({producer['task_id']}): {killed}")
     wait_processed(stack, batch, timeout=600)
     assert_once(stack, batch)
