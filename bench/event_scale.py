@@ -25,8 +25,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -44,6 +42,7 @@ from airlock.devstack.postgres import LocalPostgres
 from airlock.devstack.stack import LocalStack
 from airlock.settings import load_settings
 from airlock.triggers.probe import wait_until_watched
+from bench._parse import parse_in_fresh_process
 from bench._per_tenant_baseline import baseline_dags, per_tenant_wiring
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,17 +124,7 @@ def parse_once(dags: Path, env: Mapping[str, str], home: Path) -> float:
         "AIRFLOW_HOME": str(home),
         "AIRLOCK_HOME": str(ROOT),
     }
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "_parse_probe.py"), str(dags)],
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    if result["import_errors"]:
-        raise RuntimeError(f"import errors while parsing {dags}: {result['import_errors']}")
+    result = parse_in_fresh_process(dags, environ)
     return float(result["parse_s"])
 
 

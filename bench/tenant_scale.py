@@ -9,15 +9,14 @@ Target: ours grows by at most 1.2x from 10 to 1,000 tenants.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from bench._parse import parse_in_fresh_process
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTS = (10, 1000)
@@ -47,19 +46,7 @@ def probe(dags: Path, tenants: Path) -> dict[str, Any]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "600",  # the baseline at 1,000 tenants takes longer than 30 s
         "AIRFLOW_HOME": str(tenants.parent / "airflow_home"),
     }
-    runs = []
-    for _ in range(REPEATS):
-        out = subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "_parse_probe.py"), str(dags)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    if runs[0]["import_errors"]:
-        raise RuntimeError(f"import errors while parsing {dags}: {runs[0]['import_errors']}")
+    runs = [parse_in_fresh_process(dags, env) for _ in range(REPEATS)]
     return {
         "parse_s": round(statistics.median(r["parse_s"] for r in runs), 3),
         "dagbag_s": round(statistics.median(r["dagbag_s"] for r in runs), 3),
