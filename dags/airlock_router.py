@@ -4,7 +4,9 @@ Scheduled on the `landing` asset, whose AssetWatchers listen on the shared notif
 each dedicated tenant's queue (events pushed to `landing` through the REST API work the same). Watcher
 events carry no partition key, so this DAG re-emits them as `snapshot/<dataflow>` events keyed
 `<tenant>|<batch_id>`, only for batches it has just snapshotted (a run that commits nothing emits
-nothing). The snapshot assets are inlets too: the run reads back which events Airflow recorded.
+nothing). The snapshot assets are inlets too: the run reads back which events Airflow recorded. So is
+`landing`: the run also reads landing events recorded after its own, which Airflow 3.3 can leave
+in no run's queue (airlock.tasks.landing_extras).
 """
 
 from airflow.sdk import DAG, task
@@ -17,9 +19,11 @@ from airlock.tenants import load_dataflows
 settings = load_settings()
 dataflows = load_dataflows(settings.dataflows_dir)
 
+landing = landing_asset(settings)
+
 with DAG(
     dag_id="airlock_router",
-    schedule=landing_asset(settings),
+    schedule=landing,
     default_args=default_args(),
     tags=[*TAGS, "router"],
     max_active_runs=8,
@@ -27,7 +31,7 @@ with DAG(
 ):
     snapshots = [snapshot_asset(flow) for flow in dataflows.values()]
 
-    @task(outlets=snapshots, inlets=snapshots)
+    @task(outlets=snapshots, inlets=[*snapshots, landing])
     def route(triggering_asset_events=None, outlet_events=None, inlet_events=None, task=None, dag=None, run_id=None):
         from airlock import tasks
 

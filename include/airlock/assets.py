@@ -12,13 +12,14 @@ from airlock.tenants import Dataflow
 from airlock.triggers.capacity import check_watchers
 
 LANDING = "landing"
+LANDING_URI = "airlock://landing"
 
 
 def landing_asset(settings: Settings) -> Asset:
     """The landing zone, watched on the shared queue and on each dedicated tenant's queue.
 
     One `SqsQueueTrigger` per queue: 1 + (dedicated tenants) triggers, however many standard tenants
-    share the shared queue (ADR 0010). None when the landing zone is a folder: the sweep finds batches.
+    share the shared queue (ADR 0010). No watchers when the landing zone is a folder: the sweep finds batches.
     """
     from airlock.triggers.sqs import SqsQueueTrigger
 
@@ -35,7 +36,16 @@ def landing_asset(settings: Settings) -> Asset:
         )
         for name, url in settings.watched_queues().items()
     ]
-    return Asset(name=LANDING, uri="airlock://landing", watchers=watchers)
+    return Asset(name=LANDING, uri=LANDING_URI, watchers=watchers)
+
+
+def landing_inlet() -> Asset:
+    """The landing asset's key (name and URI) for reading its events from a task's `inlet_events`.
+
+    Only a key: the DAG declares `landing_asset(settings)` itself as the inlet. An inlet without the
+    watchers would replace the asset's definition, and the watchers with it.
+    """
+    return Asset(name=LANDING, uri=LANDING_URI)
 
 
 def snapshot_asset(flow: Dataflow) -> Asset:
