@@ -119,9 +119,10 @@ def landing_extras(triggering_asset_events: Any, inlet_events: Any) -> list[Any]
     Why the second part: the scheduler (Airflow 3.3) creates an asset-triggered run from the asset's
     queue row, then deletes that row. Events stored in between, as in a burst of uploads where the
     watcher stores one event per message, are consumed by no run and wait for the next upload or the
-    sweep: in the demo, complete batches waited 4 s for a late file of another tenant. Reading them
-    here costs one call to the execution API. A later run that consumes them again finds their batches
-    handled (hints are idempotent). A run without landing events (manual, test) reads nothing more.
+    sweep (the family of apache/airflow#56050): in the demo, complete batches waited 4 s for a late
+    file of another tenant. Reading them here costs one call to the execution API. A later run that
+    consumes them again finds their batches handled (hints are idempotent). A run without landing
+    events (manual, test) reads nothing more.
     """
     events = [event for group in (triggering_asset_events or {}).values() for event in group]
     extras = [event.extra for event in events]
