@@ -9,8 +9,9 @@ triggerer), `local` (Cosmos, one `dbt build` per model task). With 10 and 1,000 
 watchers share the triggerer with the model tasks, so their number is part of the cost.
 
 Settings: AIRLOCK_BENCH_TENANTS (registered tenants per phase, default "10,1000"), AIRLOCK_BENCH_MODES
-(default "events,tasks,local"), AIRLOCK_BENCH_DELIVERING (default 20), AIRLOCK_BENCH_THROUGHPUT_TIMEOUT (per
-phase, default 1800 s). The watcher design measured is whatever the stack wires on this checkout; the result
+(default "events,tasks,local"), or AIRLOCK_BENCH_PHASES ("events@10,local@10,events@1000": chosen pairs
+instead of every mode at every count), AIRLOCK_BENCH_DELIVERING (default 20), AIRLOCK_BENCH_THROUGHPUT_TIMEOUT
+(per phase, default 1800 s). The watcher design measured is whatever the stack wires on this checkout; the result
 says which (per-tenant queues, or a shared one).
 """
 
@@ -29,6 +30,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 TENANT_COUNTS = [int(n) for n in os.environ.get("AIRLOCK_BENCH_TENANTS", "10,1000").split(",") if n.strip()]
 MODES = [m.strip() for m in os.environ.get("AIRLOCK_BENCH_MODES", "events,tasks,local").split(",") if m.strip()]
+PHASES = [
+    (mode.strip(), int(count))
+    for mode, _, count in (p.partition("@") for p in os.environ.get("AIRLOCK_BENCH_PHASES", "").split(",") if p.strip())
+] or [(mode, count) for count in TENANT_COUNTS for mode in MODES]
 DELIVERING = int(os.environ.get("AIRLOCK_BENCH_DELIVERING", "20"))
 TIMEOUT_S = int(os.environ.get("AIRLOCK_BENCH_THROUGHPUT_TIMEOUT", "1800"))
 BATCH = "20261120"
@@ -166,7 +171,7 @@ def _phase(work: Path, count: int, mode: str) -> dict[str, Any]:
 def run() -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="airlock-bench-throughput-"))
     try:
-        phases = [_phase(work, count, mode) for count in TENANT_COUNTS for mode in MODES]
+        phases = [_phase(work, count, mode) for mode, count in PHASES]
         table = {
             f"{p['mode']}@{p['registered_tenants']}": p.get("batches_per_hour", p.get("error", "no result"))
             for p in phases

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from airlock.assets import landing_inlet
 from airlock.emissions import InletEventLedger, emit
-from airlock.events import parse_trigger_extras
+from airlock.events import ObjectHint, parse_trigger_extras
 from airlock.intake import Intake, IntakeFailed, IntakeReport, unknown_prefix_sweep_due
 from airlock.landing import BatchRef
 from airlock.lifecycle.offboard import stopped_tenants
@@ -33,9 +33,19 @@ from airlock.warehouse import load_snapshot, load_warehouse_config
 log = logging.getLogger(__name__)
 
 
-def _registry(settings: Settings) -> Registry:
-    # Not strict: a tenant whose file is invalid is disabled (Registry.disabled), the others work.
-    return load_registry(settings.tenants_dir, settings.dataflows_dir, strict=False)
+def _registry(settings: Settings, tenants: Iterable[str] | None = None) -> Registry:
+    """The registry for a task: of `tenants` alone when the task serves only those (see load_registry).
+
+    Not strict: a tenant whose file is invalid is disabled (Registry.disabled), the others work.
+    """
+    return load_registry(settings.tenants_dir, settings.dataflows_dir, strict=False, only=tenants)
+
+
+def _hinted_tenants(hints: Iterable[ObjectHint]) -> set[str]:
+    """The tenant ids the hints' keys sit under, and their near forms (`Acme/` -> `acme`: the quarantine
+    reason then names the tenant the uploader probably meant)."""
+    firsts = {hint.key.partition("/")[0] for hint in hints}
+    return firsts | {first.strip().lower() for first in firsts}
 
 
 def _intake(settings: Settings, registry: Registry, owner: str, inlet_events: Any = None) -> Intake:
@@ -91,9 +101,9 @@ def route(
     `owner` is `<dag_id>/<run_id>`: a retry of this task re-emits what an earlier try committed.
     """
     settings = load_settings()
-    registry = _registry(settings)
-    intake = _intake(settings, registry, owner, inlet_events)
     parsed = parse_trigger_extras(landing_extras(triggering_asset_events, inlet_events))
+    registry = _registry(settings, _hinted_tenants(parsed.hints) if parsed.hints else None)
+    intake = _intake(settings, registry, owner, inlet_events)
     if parsed.hints:
         report = intake.handle_hints(parsed.unique_hints())
     else:
@@ -168,7 +178,7 @@ def claim(
     from airflow.exceptions import AirflowSkipException
 
     settings = load_settings()
-    registry = _registry(settings)
+    registry = _registry(settings, [partition_key.partition("|")[0]] if partition_key else None)
     raw = open_storage(settings.raw_url)
     code = run_code_version(settings, registry, dataflow, raw)
     plan = plan_run(partition_key, dataflow, registry, raw, run_id, dag_id, clear_number=_clear_number(), code=code)
@@ -208,7 +218,7 @@ def load(xcom: dict[str, Any]) -> dict[str, int]:
     own message (the run fails and `record_failure` marks the batch failed).
     """
     settings = load_settings()
-    registry = _registry(settings)
+    registry = _registry(settings, [xcom["tenant_id"]])
     plan = _plan(settings, registry, xcom)
     with (
         batch_context(xcom["tenant_id"], xcom["dataflow"], xcom["batch_id"]),

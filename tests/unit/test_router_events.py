@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airlock.assets import LANDING_URI, landing_inlet
-from airlock.tasks import STRANDED_EVENTS_LIMIT, landing_extras
+from airlock.events import ObjectHint
+from airlock.tasks import STRANDED_EVENTS_LIMIT, _hinted_tenants, landing_extras
 
 T0 = datetime(2026, 11, 27, 22, 50, 46, tzinfo=UTC)
 
@@ -74,3 +75,8 @@ def test_when_the_landing_asset_is_not_an_inlet_the_runs_own_events_still_count(
     own = [_event(1, 0.0)]
     assert landing_extras({"landing": own}, Inlets()) == [own[0].extra]
     assert "the sweep covers them" in caplog.text
+
+
+def test_the_router_reads_the_files_of_the_hinted_tenants_and_their_near_forms():
+    hints = [ObjectHint("landing", "acme/orders/1/a.csv"), ObjectHint("landing", " Globex/orders/1/a.csv")]
+    assert _hinted_tenants(hints) == {"acme", " Globex", "globex"}

@@ -172,3 +172,25 @@ def test_a_reload_validates_only_changed_files_and_sees_every_change(registry_di
     with pytest.raises(RegistryError, match="'refunds' is not a table of orders"):
         load_registry(tenants, dataflows)
     assert sorted(validated) == ["acme.yaml", "globex.yaml", "initech.yaml"]
+
+
+def test_a_task_reads_only_its_tenants_files_and_the_others_stay_cached(registry_dirs, monkeypatch):
+    """A task serving one tenant (or the router, its hinted ones) validates only their files: at 10,000
+    tenants a full load costs a fresh process seconds. Their problems are reported as in a full load."""
+    tenants, dataflows = registry_dirs
+    (tenants / "zeta.yaml").write_text("not: [valid")
+    (tenants / "globex.yaml").rename(tenants / "globex.yml")
+    validated: list[str] = []
+    real = tenants_module._load_tenant
+    monkeypatch.setattr(tenants_module, "_load_tenant", lambda path, *a: validated.append(path.name) or real(path, *a))
+    one = load_registry(tenants, dataflows, strict=False, only=["acme"])
+    assert (sorted(one.tenants), one.disabled, validated) == (["acme"], {}, ["acme.yaml"])
+    assert "not: [valid" not in str(load_registry(tenants, dataflows, strict=False, only=["acme"]).disabled)
+    zeta = load_registry(tenants, dataflows, strict=False, only=["zeta", "nobody"])
+    assert (sorted(zeta.tenants), sorted(zeta.disabled)) == ([], ["zeta"])
+    misnamed = load_registry(tenants, dataflows, strict=False, only={"globex"})
+    assert "globex.yml: tenant files end in .yaml" in misnamed.disabled["globex"]
+    validated.clear()
+    full = load_registry(tenants, dataflows, strict=False)
+    assert sorted(full.tenants) == ["acme", "initech"] and sorted(full.disabled) == ["globex", "zeta"]
+    assert validated == ["initech.yaml", "zeta.yaml"]  # acme came from the cache the one-tenant load filled
