@@ -118,7 +118,7 @@ def _phase(work: Path, count: int, mode: str) -> dict[str, Any]:
             figures["watcher_design"] = _design(stack.env)
             figures["watchers"] = len(stack.airflow.watchers()) if stack.airflow else None
             settings = load_settings({**os.environ, **stack.env})
-            raw = open_storage(settings.raw_url)
+            raw = open_storage(settings.raw_url, stack.s3)  # the bench process has no Airflow connection
             bucket = settings.landing_url.removeprefix("s3://").split("/")[0]
             cpu_before = cpu_seconds(stack)
             upload_at = time.perf_counter()
