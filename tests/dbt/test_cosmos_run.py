@@ -13,9 +13,13 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
+
 from tests.dbt.conftest import NEGATIVE_STOCK, REPO, load_raw, query
+from tests.waiting import patience
 
 DAG_FILE = '''
 """Throwaway processing DAG for tests/dbt/test_cosmos_run.py (the text must say airflow)."""
@@ -82,8 +86,19 @@ def test_two_tenants_run_at_once_and_a_failing_dbt_test_fails_only_its_task(tmp_
         # Output to files, not pipes: an undrained pipe would stall the other run.
         with (tmp_path / f"{tenant}.log").open("w") as out:
             procs[tenant] = subprocess.Popen(["bash", "-c", script], env=env, stdout=out, stderr=subprocess.STDOUT)
-    for proc in procs.values():
-        proc.wait(timeout=300)
+    deadline = time.monotonic() + patience(300)
+    for tenant, proc in procs.items():
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for other in procs.values():
+                other.kill()
+            seen = {t: task_states(tmp_path / f"home-{t}") for t in procs}
+            pytest.fail(
+                f"`airflow dags test` of {tenant} still running after {patience(300):.0f}s "
+                f"(load average {os.getloadavg()[0]:.1f}); task states: {seen}; "
+                f"log tail: {(tmp_path / f'{tenant}.log').read_text()[-1500:]}"
+            )
     logs = {tenant: (tmp_path / f"{tenant}.log").read_text() for tenant in procs}
 
     acme = task_states(tmp_path / "home-acme")

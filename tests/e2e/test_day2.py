@@ -38,6 +38,7 @@ from airlock.lifecycle.erase import is_marker
 from airlock.processing import list_attempts
 from airlock.snapshot import read_manifest
 from airlock.storage import open_storage
+from tests.waiting import patience
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
@@ -55,11 +56,6 @@ FILES = {
 }
 FCT_ORDERS = Path("models/marts/orders/fct_orders.sql")
 TIMES: dict[str, float] = {}
-
-
-def patience(seconds: float) -> float:
-    """Deadlines grow with the machine's load (the suite runs at a load average of ~10 on 2 cores)."""
-    return seconds * max(1.0, os.getloadavg()[0] / 4)
 
 
 @pytest.fixture(scope="module")
