@@ -5,11 +5,15 @@
 FROM astrocrpublic.azurecr.io/runtime:3.3-7
 
 # `import airlock` resolves from include/; AIRLOCK_HOME anchors dags/registry/ and dbt_project/.
+# LocalExecutor tasks (`astro dev start`) fork from workers that preloaded the DAGs' imports
+# (airlock/preload.py); Celery and Kubernetes executors ignore the two scheduler settings.
 ENV PYTHONPATH=/usr/local/airflow/include \
     AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     AIRLOCK_HOME=/usr/local/airflow \
     AIRLOCK_DBT_VENV=/usr/local/airflow/dbt_venv \
-    AIRLOCK_DBT_EXECUTABLE=/usr/local/airflow/dbt_venv/bin/dbt
+    AIRLOCK_DBT_EXECUTABLE=/usr/local/airflow/dbt_venv/bin/dbt \
+    AIRFLOW__SCHEDULER__MP_START_METHOD=forkserver \
+    AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD=airlock.preload
 
 # dbt gets its own virtualenv (dbt and Airflow pin conflicting packages). The pins come from
 # requirements-dbt.txt; its lint-only tools (sqlfluff) are left out of the image.

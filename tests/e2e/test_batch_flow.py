@@ -98,6 +98,14 @@ def test_one_snapshot_and_one_run_per_batch(demo):
             assert {t: n for t, n in result.done["rows_loaded"].items() if n} == manifest_rows
 
 
+def test_task_processes_fork_from_workers_that_preloaded_the_dags_imports(demo, stack):
+    """The scheduler's forkserver ran airlock.preload, so no task re-imports Cosmos and the kit."""
+    log = (stack.supervisor.log_dir / "scheduler.log").read_text(errors="replace")
+    assert "Set forkserver preload modules for scheduler: ['airlock.preload']" in log
+    assert "airlock.preload: task modules loaded" in log, log[-3000:]
+    assert "airlock.preload: skipped" not in log
+
+
 def test_each_tenants_marts_hold_its_batch_in_its_own_schema(demo, warehouse):
     """What dbt built, read from the warehouse: each tenant's marts, from its own batch only."""
     processed = {(b.batch.tenant_id, b.batch.dataflow): b.batch.batch_id for b in demo.scenario.processed}

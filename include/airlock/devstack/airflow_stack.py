@@ -125,6 +125,9 @@ def airflow_environment(
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
         "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+        # Task processes fork from workers that already hold the DAGs' imports (airlock.preload).
+        "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
+        "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": "airlock.preload",
         # Cosmos would otherwise try to reach its telemetry endpoint from every task (no internet here).
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     }
