@@ -49,12 +49,18 @@ def build_task(env: dict[str, str], dataflow: str = "inventory", **extra: str) -
         return dbt_steps(load_dataflows(settings.dataflows_dir)[dataflow], settings, environ=environ).entry
 
 
-def test_a_good_build_emits_one_partitioned_event_per_model_with_status_and_rows(env: dict[str, str]) -> None:
+def test_a_good_build_emits_one_partitioned_event_per_model_with_status_and_rows(
+    env: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
     load_raw(Path(env["AIRLOCK_WAREHOUSE_DIR"]), "acme", "inventory")
     task = build_task(env)
     assert type(task).__name__ == "SubprocessDbtBuildOperator"
     context = run_context("acme")
     report = task.execute(context)
+    logged = "".join(capfd.readouterr())  # the task's logger (structlog) writes to the process's stdout
+    finished = [line for line in logged.splitlines() if "dbt finished with exit code 0" in line]
+    phases = ("parse", "select", "build", "count")
+    assert finished and all(f"{phase} " in finished[0] for phase in phases), logged[-2000:]
     assert report["outcome"] == "success"
     assert query(Path(env["AIRLOCK_WAREHOUSE_DIR"]), "acme", "select count(*) from tenant_acme.fct_stock_levels") == [
         (4,)

@@ -128,3 +128,15 @@ def test_model_outcomes_reach_datadog_tagged_by_tenant_dataflow_and_model(name: 
     if name == "acme_success":
         assert any(d.startswith("airlock.dbt.model_rows:4|g|") and "model:fct_stock_levels" in d for d in sent)
         assert sum(d.startswith("airlock.dbt.model_duration:") for d in sent) == 4
+
+
+def test_the_summary_line_says_where_the_runners_time_went() -> None:
+    build = BuildLog()
+    summary = {"airlock": "summary", "exit_code": 0, "success": True, "selected": 2}
+    timed = {**summary, "seconds": {"parse": 5.1, "select": 0.4, "build": 9.8, "count": 0.2}}
+    assert build.feed(json.dumps(timed)) == (
+        logging.INFO,
+        "airlock: dbt finished with exit code 0 (0 nodes; seconds: parse 5.1, select 0.4, build 9.8, count 0.2)",
+    )
+    # a runner image from before the timings: the same line without them
+    assert BuildLog().feed(json.dumps(summary)) == (logging.INFO, "airlock: dbt finished with exit code 0 (0 nodes)")

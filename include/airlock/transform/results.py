@@ -141,9 +141,11 @@ class BuildLog:
             return logging.ERROR, f"airlock refused to run dbt: {self.refusal}"
         if kind == "summary":
             self.summary = dict(doc)
+            seconds = doc.get("seconds") or {}
+            spent = f"; seconds: {', '.join(f'{k} {v}' for k, v in seconds.items())}" if seconds else ""
             return (
                 logging.INFO,
-                f"airlock: dbt finished with exit code {doc.get('exit_code')} ({len(self.results)} nodes)",
+                f"airlock: dbt finished with exit code {doc.get('exit_code')} ({len(self.results)} nodes{spent})",
             )
         return logging.INFO, f"airlock: {doc.get('message') or kind}"
 

@@ -25,6 +25,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,17 +91,28 @@ def _build(common: list[str], selection: list[str], tenant_schema: str) -> int:
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import msg_to_json
 
+    seconds: dict[str, float] = {}  # where the run's time went, in the summary: parse, select, build, count
+    mark = time.monotonic()
+
+    def lap(phase: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        seconds[phase] = round(now - mark, 2)
+        mark = now
+
     parsed = dbtRunner().invoke(["parse", *common, "--log-format", "json", "--log-level", "warn"])
     if not parsed.success or parsed.result is None:
         error = f"dbt could not parse the project: {parsed.exception or 'see the errors above'}"
         emit({"airlock": "summary", "exit_code": 2, "success": False, "error": error})
         return 2
     manifest = parsed.result
+    lap("parse")
     listed = dbtRunner(manifest=manifest).invoke(
         ["ls", *common, *selection, "--resource-type", *WRITTEN_TYPES, "--output", "json", "--log-level", "none"]
     )
     selected = {json.loads(item)["unique_id"] for item in (listed.result or [])}
     check_isolation(manifest, selected, tenant_schema, _target_database())
+    lap("select")
 
     def on_event(event: Any) -> None:
         if event.info.name == "NodeFinished":  # dbt logs it at debug level: the per-node result
@@ -111,7 +123,9 @@ def _build(common: list[str], selection: list[str], tenant_schema: str) -> int:
     result = dbtRunner(manifest=manifest, callbacks=[on_event]).invoke(
         ["build", *common, *selection, "--log-format", "json"]
     )
+    lap("build")
     _count_rows(manifest, getattr(result.result, "results", None) or [])
+    lap("count")
     exit_code = 0 if result.success else (2 if result.exception is not None else 1)
     emit(
         {
@@ -120,6 +134,7 @@ def _build(common: list[str], selection: list[str], tenant_schema: str) -> int:
             "success": bool(result.success),
             "error": str(result.exception) if result.exception is not None else None,
             "selected": len(selected),
+            "seconds": seconds,
         }
     )
     return exit_code
