@@ -5,10 +5,11 @@ scheduler, triggerer, DAG processor, API server) with N registered tenants, thei
 then uploads one batch for each of the first 20 tenants at once and times upload → every batch's
 `_DONE.json` success (router, snapshot, claim, load, the dbt build, publish). Modes: `events` (the default:
 one build task, one asset event per model), `tasks` (the same build plus one task per node in the
-triggerer), `local` (Cosmos, one `dbt build` per model task). With 10 and 1,000 registered tenants: the
-watchers share the triggerer with the model tasks, so their number is part of the cost.
+triggerer), `local` (Cosmos, one `dbt build` per model task). With 20 and 1,000 registered tenants: the
+watchers share the triggerer with the model tasks, so their number is part of the cost. (The small phase
+registers 20, not 10: the fewest that let 20 tenants deliver at once.)
 
-Settings: AIRLOCK_BENCH_TENANTS (registered tenants per phase, default "10,1000"), AIRLOCK_BENCH_MODES
+Settings: AIRLOCK_BENCH_TENANTS (registered tenants per phase, default "20,1000"), AIRLOCK_BENCH_MODES
 (default "events,tasks,local"), or AIRLOCK_BENCH_PHASES ("events@10,local@10,events@1000": chosen pairs
 instead of every mode at every count), AIRLOCK_BENCH_DELIVERING (default 20), AIRLOCK_BENCH_THROUGHPUT_TIMEOUT
 (per phase, default 1800 s). The watcher design measured is whatever the stack wires on this checkout; the result
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-TENANT_COUNTS = [int(n) for n in os.environ.get("AIRLOCK_BENCH_TENANTS", "10,1000").split(",") if n.strip()]
+TENANT_COUNTS = [int(n) for n in os.environ.get("AIRLOCK_BENCH_TENANTS", "20,1000").split(",") if n.strip()]
 MODES = [m.strip() for m in os.environ.get("AIRLOCK_BENCH_MODES", "events,tasks,local").split(",") if m.strip()]
 PHASES = [
     (mode.strip(), int(count))
