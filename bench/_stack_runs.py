@@ -4,7 +4,9 @@ CPU seconds each Airflow component spent: shared by bench/dbt_overhead.py and be
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -123,9 +125,45 @@ def one_run(stack: LocalStack, dag_id: str, timeout_s: float, build_task: str | 
         "load_average_1m_before": round(load_before, 2),
         "load_average_1m_after": round(os.getloadavg()[0], 2),
     }
+    if build_task:
+        figures["build_timeline"] = build_timeline(stack.state_dir / "airflow" / "logs", dag_id, run_id, build_task)
     if not figures["succeeded"]:
         figures["log_lines"] = log_lines(stack.state_dir / "airflow" / "logs")
     return figures
+
+
+_RUNNER_SECONDS = re.compile(r"dbt finished with exit code \S+ \(\d+ nodes; seconds: (?P<phases>[^)]*)\)")
+
+
+def build_timeline(logs: Path, dag_id: str, run_id: str, build_task: str) -> dict[str, Any]:
+    """Where the build task's time went, from its own log: before the runner, the runner's phases, after it.
+
+    `to_runner_s`: task start (the log's first line) to the runner's launch; `runner_s`: launch to its summary
+    line, split into the phases the runner reports (parse, select, build, count; the rest is the runner's
+    interpreter and dbt's import); `after_runner_s`: summary to the log's last line (reports, events, XCom).
+    """
+    paths = sorted((logs / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={build_task}").glob("attempt=*.log"))
+    if not paths:
+        return {}
+    stamps: list[tuple[datetime, str]] = []
+    for line in paths[-1].read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            doc = json.loads(line)
+            stamps.append((_ts(str(doc["timestamp"]).replace("Z", "+00:00")), str(doc.get("event") or "")))
+        except (ValueError, KeyError, TypeError):
+            continue
+    launched = next((t for t, event in stamps if event.startswith("Running ")), None)
+    finished = next(((t, m) for t, event in stamps if (m := _RUNNER_SECONDS.search(event))), None)
+    if not stamps or launched is None or finished is None:
+        return {}
+    phases = {k: float(v) for k, _, v in (p.strip().partition(" ") for p in finished[1]["phases"].split(","))}
+    runner_s = (finished[0] - launched).total_seconds()
+    return {
+        "to_runner_s": round((launched - stamps[0][0]).total_seconds(), 2),
+        "runner_s": round(runner_s, 2),
+        "runner_phases_s": {**phases, "start_and_import": round(runner_s - sum(phases.values()), 2)},
+        "after_runner_s": round((stamps[-1][0] - finished[0]).total_seconds(), 2),
+    }
 
 
 def span(run: dict[str, Any]) -> float | None:
