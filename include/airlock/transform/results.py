@@ -1,7 +1,8 @@
 """dbt's JSON log stream → per-node results, what kind of failure it was, and where a retry resumes.
 
-The runner (airlock.transform.runner) writes one JSON object per line wherever it runs: dbt's own events
-(`--log-format json`, plus every `NodeFinished` event, which dbt logs at debug level) and the runner's
+The runner (airlock.transform.runner) writes one JSON object per line wherever it runs: dbt's events in the
+shape of dbt's JSON log (`runner.stream_doc`: every `NodeFinished`, which dbt logs at debug level, and the
+info, warning and error lines; runners before it wrote dbt's full JSON log, read alike) and the runner's
 `{"airlock": ...}` lines (row counts, refusals, and the closing summary). The same parser reads a
 subprocess's stdout, a pod's log and an ECS task's CloudWatch stream, so the three targets report alike.
 
