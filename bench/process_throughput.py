@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -102,6 +103,7 @@ def _phase(work: Path, count: int, mode: str) -> dict[str, Any]:
         "AIRLOCK_PROCESSING_MAX_ACTIVE_RUNS": str(DELIVERING),
     }
     figures: dict[str, Any] = {"registered_tenants": count, "delivering": len(delivering), "mode": mode}
+    _progress(f"{name}: starting the stack with {count} registered tenants")
     started = time.perf_counter()
     messages: list[str] = []
     try:
@@ -122,6 +124,7 @@ def _phase(work: Path, count: int, mode: str) -> dict[str, Any]:
             raw = open_storage(settings.raw_url, stack.s3)  # the bench process has no Airflow connection
             bucket = settings.landing_url.removeprefix("s3://").split("/")[0]
             cpu_before = cpu_seconds(stack)
+            _progress(f"{name}: stack up in {figures['stack_start_s']} s; {len(delivering)} tenants deliver now")
             upload_at = time.perf_counter()
             uploaded = datetime.now(UTC)
             for tenant in delivering:
@@ -134,6 +137,7 @@ def _phase(work: Path, count: int, mode: str) -> dict[str, Any]:
                         marker = read_json(raw, f"{tenant}/inventory/{BATCH}/_DONE.json")
                         if marker and marker.get("status") in ("success", "failed"):
                             done[tenant] = marker
+                            _progress(f"{name}: {len(done)}/{len(delivering)} batches done")
                 time.sleep(1)
             elapsed = time.perf_counter() - upload_at
             runs = stack.api.dag_runs("process_inventory", limit=1000)
@@ -166,7 +170,13 @@ def _phase(work: Path, count: int, mode: str) -> dict[str, Any]:
     except Exception as exc:  # a phase that cannot start says why; the others still run
         figures["error"] = f"{type(exc).__name__}: {str(exc)[:1500]}"
         figures["stack_messages"] = messages[-10:]
+    _progress(f"{name}: {figures.get('batches_per_hour', figures.get('error'))} batches/h")
     return figures
+
+
+def _progress(line: str) -> None:
+    """Progress on stderr (a run takes ~40 min); stdout is the result's JSON."""
+    print(f"[process_throughput] {line}", file=sys.stderr, flush=True)
 
 
 def run() -> dict[str, Any]:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from airlock import sqlite_clock
 from airlock.devstack.airflow_api import AirflowApi, AirflowApiError
 from airlock.devstack.local_aws import free_port, port_in_use
 from airlock.devstack.processes import ProcessError, Step, Supervisor, load_patience, python, tail
@@ -131,7 +132,9 @@ def airflow_environment(
         # Cosmos would otherwise try to reach its telemetry endpoint from every task (no internet here).
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     }
-    if database_url and database_url.startswith("postgresql+psycopg://"):
+    if not database_url:  # SQLite: runs start without waiting for the next whole second (sqlite_clock)
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = sqlite_clock.SETTING
+    elif database_url.startswith("postgresql+psycopg://"):
         # Airflow 3.3 derives its async URL as postgresql+asyncpg (not installed): psycopg 3 does async too.
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = database_url
     env.update(_secrets(state_dir))
