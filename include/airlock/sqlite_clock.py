@@ -8,8 +8,8 @@ and examines a running one, only where `run_after <= now()` (`DagRun.get_queued_
 created, so on SQLite it waits for the next whole second before it starts: 0.5 s on average and up to
 1 s, twice per batch (the router's run, then the processing run). Seen in `make demo`'s metadata DB:
 three processing runs queued at 00:08:11.52-.53 all started at 00:08:12.08; one queued at 00:08:15.77
-started at 00:08:16.10. PostgreSQL's and MySQL's `now()` carry microseconds, so production
-(Astro, MWAA) never waits, and nothing changes there: this rendering applies to the SQLite dialect only.
+started at 00:08:16.10. PostgreSQL's `now()` carries microseconds, so production (Astro, MWAA) never
+waits, and nothing changes there: this rendering applies to the SQLite dialect only.
 
 Wiring: every Airflow process imports `[database] sql_alchemy_connect_args` before it creates its
 engine (`airflow.settings.configure_orm`), so the local stack points that option at `CONNECT_ARGS`
@@ -30,7 +30,7 @@ SETTING = f"{__name__}.CONNECT_ARGS"
 
 # SQLite's clock has milliseconds (`%f` is SS.SSS). Padded to Airflow's six digits, it compares as
 # text with the stored values, and it never runs ahead of the real time.
-SUBSECOND_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'"
+SUBSECOND_NOW = "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')"
 
 
 @compiles(functions.now, "sqlite")

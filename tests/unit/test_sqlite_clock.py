@@ -1,7 +1,7 @@
 """The local stack's SQLite metadata DB: a run created now is due now, not at the next whole second.
 
 Runs real Airflow processes with the stack's own settings (`airflow_environment`): `airflow db migrate`,
-then Airflow's session and Airflow's column type in a fresh process, as the scheduler has them.
+then the scheduler's own queries in a fresh process, on a run just created.
 """
 
 from __future__ import annotations
@@ -17,25 +17,38 @@ from airlock.devstack.airflow_stack import airflow_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
-# What the scheduler's queries compare (`DagRun.run_after <= func.now()`), with Airflow's own column
-# type, a value taken just before, and the scheduler's two queries run for real on the migrated DB.
+# The scheduler's own two queries, on a run created 2 ms ago (SQLite's clock has milliseconds): a queued
+# run is due to start, and once running it is due to be examined. Airflow's models, session and columns.
 PROBE = textwrap.dedent(
     """
     import json
-    from datetime import timedelta
-    from sqlalchemy import String, func, literal, select
+    from datetime import UTC, datetime, timedelta
+    from sqlalchemy import String, func, select
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbundle import DagBundleModel
     from airflow.models.dagrun import DagRun
-    from airflow.utils import timezone
     from airflow.utils.session import create_session
-    from airflow.utils.sqlalchemy import UtcDateTime
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunType
 
     with create_session() as session:
-        created = timezone.utcnow() - timedelta(milliseconds=2)  # SQLite's clock has milliseconds
-        due = session.scalar(select(literal(created, UtcDateTime()) <= func.now()))
+        session.add(DagBundleModel(name="probe"))
+        session.flush()
+        session.add(DagModel(dag_id="probe", bundle_name="probe", is_paused=False, is_stale=False, max_active_runs=16))
+        session.flush()
+        created = datetime.now(UTC) - timedelta(milliseconds=2)
+        run = DagRun(
+            dag_id="probe", run_id="asset_triggered__probe", run_type=DagRunType.ASSET_TRIGGERED,
+            state=DagRunState.QUEUED, run_after=created, logical_date=None,
+        )
+        session.add(run)
+        session.flush()
+        to_start = [r.run_id for r in DagRun.get_queued_dag_runs_to_set_running(session)]
+        run.state = DagRunState.RUNNING
+        session.flush()
+        to_examine = [r.run_id for r in DagRun.get_running_dag_runs_to_examine(session)]
         now_text = session.scalar(select(func.now().cast(String)))
-        list(DagRun.get_queued_dag_runs_to_set_running(session))
-        list(DagRun.get_running_dag_runs_to_examine(session))
-    print(json.dumps({"due": bool(due), "created": created.isoformat(), "now": now_text}))
+    print(json.dumps({"to_start": to_start, "to_examine": to_examine, "created": created.isoformat(), "now": now_text}))
     """
 )
 
@@ -58,8 +71,9 @@ def test_a_run_created_a_moment_ago_is_due_on_the_stacks_sqlite_db(tmp_path: Pat
     probe = _airflow(env, "-c", PROBE)
     assert probe.returncode == 0, probe.stderr[-3000:]
     seen = json.loads(probe.stdout.strip().splitlines()[-1])
-    # CURRENT_TIMESTAMP would read e.g. "2026-11-28 00:08:11" and `created` would be due a second later.
-    assert seen["due"] is True, seen
+    # With CURRENT_TIMESTAMP ("2026-11-28 00:08:11") both lists stay empty until the next whole second.
+    assert seen["to_start"] == ["asset_triggered__probe"], seen
+    assert seen["to_examine"] == ["asset_triggered__probe"], seen
     assert "." in seen["now"], seen
 
 

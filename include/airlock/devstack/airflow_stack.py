@@ -132,9 +132,10 @@ def airflow_environment(
         # Cosmos would otherwise try to reach its telemetry endpoint from every task (no internet here).
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     }
-    if not database_url:  # SQLite: runs start without waiting for the next whole second (sqlite_clock)
+    if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
+        # Runs start without waiting for the next whole second (airlock.sqlite_clock).
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = sqlite_clock.SETTING
-    elif database_url.startswith("postgresql+psycopg://"):
+    elif database_url and database_url.startswith("postgresql+psycopg://"):
         # Airflow 3.3 derives its async URL as postgresql+asyncpg (not installed): psycopg 3 does async too.
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = database_url
     env.update(_secrets(state_dir))
